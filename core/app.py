@@ -1,0 +1,101 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, g, jsonify, request
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from core.config import Settings
+from core.db import db
+from core.errors import KedaiError
+from core.extensions import api, babel, bootstrap, csrf, login_manager
+
+log = logging.getLogger(__name__)
+
+
+def _select_locale() -> str | None:
+    """Staff preference, then the store's locale, then the browser (Accept-Language)."""
+    from core.stores.service import LOCALES
+
+    if getattr(g, "locale", None):
+        return g.locale
+    if current_user and current_user.is_authenticated:
+        return current_user.locale or current_user.store.locale
+    return request.accept_languages.best_match(LOCALES, default="en")
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    settings = Settings.from_env()
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+    app.config.update(settings.flask_config())
+    app.config.update(overrides or {})
+
+    db.init_app(app)
+    babel.init_app(
+        app, locale_selector=_select_locale, default_translation_directories="web/translations"
+    )
+    bootstrap.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "admin_auth.login"
+    login_manager.login_message_category = "warning"
+
+    _register_models()
+    _register_blueprints(app)
+    _register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("health check failed: %s", exc)
+            return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok", database="ok")
+
+    return app
+
+
+def _register_models() -> None:
+    # Importing the model modules registers every core table on the metadata.
+    import core.auth.models
+    import core.customers.models
+    import core.events.models
+    import core.jobs.models
+    import core.orders.models
+    import core.stores.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from core.admin import register_admin
+    from core.api import register_api
+
+    api.init_app(app)
+    register_api(app, api)
+    register_admin(app)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Domain errors become one JSON shape for the API and a flash message for pages."""
+
+    @app.errorhandler(KedaiError)
+    def handle_domain_error(error: KedaiError) -> Any:
+        db.session.rollback()
+        return jsonify(error=error.to_dict()), error.status
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException) -> Any:
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+            body = {"code": error.name.lower().replace(" ", "_"), "message": error.description}
+            return jsonify(error=body), error.code
+        return error

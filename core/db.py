@@ -1,0 +1,110 @@
+"""Database access: one SQLAlchemy registry for the core, typed models, UTC timestamps.
+
+Models use SQLAlchemy 2.0 typed declarations. ``db.session`` is scoped to the Flask app context,
+so web requests, CLI commands and worker threads each get their own session.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware.
+
+    SQLite keeps no zone, PostgreSQL does; this type makes both hand back aware UTC values and
+    refuses naive ones, so local time can never slip into the database.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware UTC values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class StoreScoped:
+    """Mixin for every table that holds merchant data: the row belongs to exactly one store."""
+
+    store_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("stores.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _is_sqlite_dbapi(dbapi_connection: Any) -> bool:
+    return type(dbapi_connection).__module__.startswith(("sqlite3", "pysqlite"))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL lets readers run beside one writer; foreign keys are off by default in SQLite.
+
+    The driver's own transaction handling is switched off and SQLAlchemy emits ``BEGIN``
+    itself, so that savepoints and transaction boundaries work as on PostgreSQL.
+    """
+    if not _is_sqlite_dbapi(dbapi_connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection: sa.Connection) -> None:
+    # IMMEDIATE takes the write lock up front, waiting up to the busy timeout. A deferred
+    # transaction that reads and then writes fails at once with "database is locked" when
+    # another process wrote in between, which several gunicorn workers would hit.
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
