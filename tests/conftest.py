@@ -37,25 +37,44 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     os.environ["KEDAI_INSTANCE_PATH"] = str(instance)
     os.environ.setdefault("KEDAI_SECRET_KEY", "test-secret-key-not-for-production")
     url = TEST_DB_URL or f"sqlite:///{Path(instance) / 'test.db'}"
+    schema = None
+    if url.startswith("postgresql"):
+        # A schema of our own, so test runs sharing one PostgreSQL database never collide.
+        schema = f"kedai_test_{os.getpid()}"
+        url = _with_search_path(url, schema)
+        _create_schema(url, schema)
     os.environ["DATABASE_URL"] = url
     app = create_app({"TESTING": True, "KEDAI_START_WORKER": False, "WTF_CSRF_ENABLED": True})
     with app.app_context():
-        _fresh_schema()
         from core.migrate import upgrade_all
 
         upgrade_all()
     yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if schema:
+        _drop_schema(url, schema)
 
 
-def _fresh_schema() -> None:
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
-    else:
-        Base.metadata.drop_all(db.engine)
-        with db.engine.begin() as connection:
-            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+def _with_search_path(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def _create_schema(url: str, schema: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine.dispose()
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    engine.dispose()
 
 
 @pytest.fixture

@@ -341,7 +341,7 @@ def tag_counts(store: Store) -> dict[int, int]:
         .where(Tag.store_id == store.id)
         .group_by(customer_tags.c.tag_id)
     )
-    return dict(rows.tuples().all())
+    return {tag_id: count for tag_id, count in rows}
 
 
 def get_tag(store: Store, tag_id: int) -> Tag:
@@ -749,13 +749,14 @@ def bulk_tag(
     tag_ids = [t.id for t in tags]
     changed_ids: set[int] = set()
     for chunk in _chunks(resolve_selection(store, flt)):
-        existing = set(
-            db.session.execute(
+        existing = {
+            (row.customer_id, row.tag_id)
+            for row in db.session.execute(
                 sa.select(customer_tags.c.customer_id, customer_tags.c.tag_id).where(
                     customer_tags.c.customer_id.in_(chunk), customer_tags.c.tag_id.in_(tag_ids)
                 )
-            ).tuples()
-        )
+            )
+        }
         if add:
             rows = [
                 {"customer_id": cid, "tag_id": tid}
