@@ -73,6 +73,7 @@ def _register_models() -> None:
     import core.events.models
     import core.jobs.models
     import core.orders.models
+    import core.plugins.models
     import core.stores.models  # noqa: F401
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -35,6 +36,9 @@ class Order(StoreScoped, Base):
     shipping_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     total: Mapped[int] = mapped_column(sa.BigInteger)
     refunded_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: Discounts plugins granted at checkout (``checkout_adjustments``), included in
+    #: ``discount_total``: ``[{"plugin_id", "code", "label", "amount", "data"}]``.
+    adjustments: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     note: Mapped[str] = mapped_column(sa.Text, default="")
     source: Mapped[str] = mapped_column(sa.String(20), default="admin")
     placed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -45,6 +45,8 @@ class OrderSchema(Schema):
     )
     total = fields.Int(dump_only=True, metadata=_MINOR)
     refunded_total = fields.Int(dump_only=True, metadata=_MINOR)
+    adjustments = fields.List(fields.Dict(), dump_only=True,
+                              metadata={"description": "Discounts granted by plugins"})
     note = fields.Str(load_default="", validate=validate.Length(max=5000))
     source = fields.Str(dump_only=True)
     placed_at = fields.DateTime(dump_only=True)

@@ -28,6 +28,9 @@ class Store(Base):
     #: Counters taken with ``UPDATE … RETURNING`` inside the transaction that needs the number.
     last_event_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     last_order_number: Mapped[int] = mapped_column(default=1000)
+    #: Bumped whenever a plugin installation of this store changes (status, settings,
+    #: permissions): every process compares it to drop its cached per-store plugin view.
+    plugins_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:

@@ -2,12 +2,12 @@
 
 Revision ID: 0001_core
 Revises: 
-Create Date: 2026-11-25 05:50:03.748278
+Create Date: 2026-11-25 06:00:23.062790
 """
 
 from alembic import op
 import sqlalchemy as sa
-import core.db
+import plugin_sdk.db
 
 
 revision = '0001_core'
@@ -29,7 +29,8 @@ def upgrade() -> None:
     sa.Column('customers_can_edit_birthday', sa.Boolean(), nullable=False),
     sa.Column('last_event_seq', sa.BigInteger(), nullable=False),
     sa.Column('last_order_number', sa.Integer(), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('plugins_version', sa.Integer(), nullable=False),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stores')),
     sa.UniqueConstraint('slug', name=op.f('uq_stores_slug'))
     )
@@ -39,9 +40,9 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('scopes', sa.String(length=1000), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_api_tokens_store_id_stores'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
@@ -76,7 +77,7 @@ def upgrade() -> None:
     sa.Column('first_name', sa.String(length=100), nullable=False),
     sa.Column('last_name', sa.String(length=100), nullable=False),
     sa.Column('birthday', sa.Date(), nullable=True),
-    sa.Column('birthday_changed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('birthday_changed_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('accepts_marketing', sa.Boolean(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('location', sa.String(length=100), nullable=False),
@@ -84,16 +85,16 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
     sa.Column('blacklisted', sa.Boolean(), nullable=False),
-    sa.Column('blacklisted_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('blacklisted_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('blacklist_reason', sa.String(length=500), nullable=False),
     sa.Column('orders_count', sa.Integer(), nullable=False),
     sa.Column('total_spent', sa.BigInteger(), nullable=False),
-    sa.Column('last_order_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_order_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('merged_into_id', sa.Integer(), nullable=True),
-    sa.Column('erased_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('erased_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('store_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['merged_into_id'], ['customers.id'], name=op.f('fk_customers_merged_into_id_customers'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_customers_store_id_stores'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
@@ -115,7 +116,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('order_id', sa.Integer(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('occurred_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_events_store_id_stores'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
@@ -134,15 +135,15 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('max_attempts', sa.Integer(), nullable=False),
-    sa.Column('run_after', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('lease_until', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_after', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('progress_done', sa.Integer(), nullable=False),
     sa.Column('progress_total', sa.Integer(), nullable=True),
     sa.Column('result', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("status in ('pending', 'running', 'done', 'failed')", name=op.f('ck_jobs_status')),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_jobs_store_id_stores'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
@@ -151,6 +152,107 @@ def upgrade() -> None:
         batch_op.create_index('ix_jobs_status_run_after', ['status', 'run_after'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_store_id'), ['store_id'], unique=False)
 
+    op.create_table('plugin_deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.String(length=40), nullable=False),
+    sa.Column('event_type', sa.String(length=100), nullable=False),
+    sa.Column('plugin_id', sa.String(length=64), nullable=False),
+    sa.Column('hook', sa.String(length=100), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=False),
+    sa.Column('duration_ms', sa.Integer(), nullable=True),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint("status in ('pending', 'running', 'done', 'failed')", name=op.f('ck_plugin_deliveries_status')),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_plugin_deliveries_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plugin_deliveries')),
+    sa.UniqueConstraint('event_id', 'plugin_id', 'hook', name=op.f('uq_plugin_deliveries_event_id_plugin_id_hook'))
+    )
+    with op.batch_alter_table('plugin_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_plugin_deliveries_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_plugin_deliveries_store_id'), ['store_id'], unique=False)
+        batch_op.create_index('ix_plugin_deliveries_store_plugin', ['store_id', 'plugin_id', 'id'], unique=False)
+
+    op.create_table('plugin_errors',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plugin_id', sa.String(length=64), nullable=False),
+    sa.Column('hook', sa.String(length=100), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_plugin_errors_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plugin_errors'))
+    )
+    with op.batch_alter_table('plugin_errors', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plugin_errors_store_id'), ['store_id'], unique=False)
+        batch_op.create_index('ix_plugin_errors_store_plugin', ['store_id', 'plugin_id', 'id'], unique=False)
+
+    op.create_table('plugin_installations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plugin_id', sa.String(length=64), nullable=False),
+    sa.Column('version', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('granted_permissions', sa.JSON(), nullable=False),
+    sa.Column('pending_permissions', sa.JSON(), nullable=True),
+    sa.Column('settings', sa.JSON(), nullable=False),
+    sa.Column('settings_version', sa.Integer(), nullable=False),
+    sa.Column('failure_count', sa.Integer(), nullable=False),
+    sa.Column('suspended_reason', sa.Text(), nullable=False),
+    sa.Column('installed_by', sa.String(length=100), nullable=False),
+    sa.Column('installed_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint("status in ('enabled', 'disabled', 'suspended')", name=op.f('ck_plugin_installations_status')),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_plugin_installations_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plugin_installations')),
+    sa.UniqueConstraint('store_id', 'plugin_id', name=op.f('uq_plugin_installations_store_id_plugin_id'))
+    )
+    with op.batch_alter_table('plugin_installations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plugin_installations_store_id'), ['store_id'], unique=False)
+
+    op.create_table('plugin_kv',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plugin_id', sa.String(length=64), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('value', sa.JSON(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_plugin_kv_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plugin_kv')),
+    sa.UniqueConstraint('store_id', 'plugin_id', 'key', name=op.f('uq_plugin_kv_store_id_plugin_id_key'))
+    )
+    with op.batch_alter_table('plugin_kv', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plugin_kv_store_id'), ['store_id'], unique=False)
+
+    op.create_table('plugin_processed_keys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plugin_id', sa.String(length=64), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_plugin_processed_keys_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plugin_processed_keys')),
+    sa.UniqueConstraint('store_id', 'plugin_id', 'key', name=op.f('uq_plugin_processed_keys_store_id_plugin_id_key'))
+    )
+    with op.batch_alter_table('plugin_processed_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plugin_processed_keys_store_id'), ['store_id'], unique=False)
+
+    op.create_table('scheduled_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('job', sa.String(length=150), nullable=False),
+    sa.Column('day', sa.String(length=10), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.Column('started_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_scheduled_runs_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scheduled_runs')),
+    sa.UniqueConstraint('store_id', 'job', 'day', name=op.f('uq_scheduled_runs_store_id_job_day'))
+    )
     op.create_table('staff_users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=False),
@@ -160,8 +262,8 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('locale', sa.String(length=16), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("role in ('owner', 'staff')", name=op.f('ck_staff_users_role')),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_staff_users_store_id_stores'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_users')),
@@ -174,7 +276,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('description', sa.String(length=500), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_tags_store_id_stores'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tags')),
@@ -216,12 +318,13 @@ def upgrade() -> None:
     sa.Column('shipping_total', sa.BigInteger(), nullable=False),
     sa.Column('total', sa.BigInteger(), nullable=False),
     sa.Column('refunded_total', sa.BigInteger(), nullable=False),
+    sa.Column('adjustments', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
-    sa.Column('placed_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paid_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('fulfilled_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('cancelled_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('placed_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('fulfilled_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.CheckConstraint("status in ('created', 'paid', 'fulfilled', 'cancelled', 'refunded')", name=op.f('ck_orders_status')),
     sa.CheckConstraint('total >= 0 and refunded_total >= 0', name=op.f('ck_orders_money')),
@@ -258,7 +361,7 @@ def upgrade() -> None:
     sa.Column('order_id', sa.Integer(), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=False),
     sa.CheckConstraint('amount > 0', name=op.f('ck_refunds_amount')),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_refunds_order_id_orders'), ondelete='CASCADE'),
@@ -306,6 +409,30 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_staff_users_store_id'))
 
     op.drop_table('staff_users')
+    op.drop_table('scheduled_runs')
+    with op.batch_alter_table('plugin_processed_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plugin_processed_keys_store_id'))
+
+    op.drop_table('plugin_processed_keys')
+    with op.batch_alter_table('plugin_kv', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plugin_kv_store_id'))
+
+    op.drop_table('plugin_kv')
+    with op.batch_alter_table('plugin_installations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plugin_installations_store_id'))
+
+    op.drop_table('plugin_installations')
+    with op.batch_alter_table('plugin_errors', schema=None) as batch_op:
+        batch_op.drop_index('ix_plugin_errors_store_plugin')
+        batch_op.drop_index(batch_op.f('ix_plugin_errors_store_id'))
+
+    op.drop_table('plugin_errors')
+    with op.batch_alter_table('plugin_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_plugin_deliveries_store_plugin')
+        batch_op.drop_index(batch_op.f('ix_plugin_deliveries_store_id'))
+        batch_op.drop_index('ix_plugin_deliveries_due')
+
+    op.drop_table('plugin_deliveries')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_store_id'))
         batch_op.drop_index('ix_jobs_status_run_after')
