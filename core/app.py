@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from core.config import Settings
-from core.db import db
+from core.db import db, write_intent
 from core.errors import KedaiError
 from core.extensions import api, babel, bootstrap, csrf, login_manager
 
@@ -53,6 +53,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_models()
     _register_blueprints(app)
     _register_error_handlers(app)
+
+    @app.before_request
+    def _read_only_requests_share_sqlite() -> None:
+        g.write_intent_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def _restore_write_intent(exc: BaseException | None) -> None:
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            write_intent.reset(token)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -6,6 +6,9 @@ so web requests, CLI commands and worker threads each get their own session.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -65,10 +68,25 @@ def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
+#: Whether transactions begun now may write. On SQLite a writing transaction begins with
+#: ``BEGIN IMMEDIATE``: it takes the write lock up front, waiting up to the busy timeout, where a
+#: deferred transaction that read first would fail at once with "database is locked" if another
+#: process wrote in between. Read-only requests (GET, HEAD) turn it off so they run side by side
+#: in WAL mode. It defaults to on: CLI commands, workers and tests write.
+write_intent: ContextVar[bool] = ContextVar("kedai_write_intent", default=True)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Mark transactions begun inside as writing (e.g. a GET request that records something)."""
+    token = write_intent.set(True)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: sa.Connection) -> None:
-    # IMMEDIATE takes the write lock up front, waiting up to the busy timeout. A deferred
-    # transaction that reads and then writes fails at once with "database is locked" when
-    # another process wrote in between, which several gunicorn workers would hit.
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,18 @@ from core.stores.models import Store
 
 _PENDING = "kedai_pending_events"
 _COMMITTED = "kedai_committed_events"
+
+#: Called in the event's own transaction, once per store with that store's new events:
+#: ``consumer(session, store_id, plugins_version, rows)``. The plugin host and the webhook
+#: sender create their deliveries here, so a delivery exists exactly when its event does.
+OutboxConsumer = Callable[[Session, int, int, list[dict[str, Any]]], None]
+_consumers: list[OutboxConsumer] = []
+
+
+def register_outbox_consumer(consumer: OutboxConsumer) -> OutboxConsumer:
+    if consumer not in _consumers:
+        _consumers.append(consumer)
+    return consumer
 
 
 def new_event_id() -> str:
@@ -70,18 +83,22 @@ def _flush_pending_events(session: Session) -> None:
     for row in pending:
         by_store[row["store_id"]].append(row)
     # Lock stores in id order so two transactions touching the same stores cannot deadlock.
+    versions = {}
     for store_id in sorted(by_store):
         rows = by_store[store_id]
-        last = session.execute(
+        last, versions[store_id] = session.execute(
             sa.update(Store)
             .where(Store.id == store_id)
             .values(last_event_seq=Store.last_event_seq + len(rows))
-            .returning(Store.last_event_seq)
+            .returning(Store.last_event_seq, Store.plugins_version)
             .execution_options(synchronize_session=False)
-        ).scalar_one()
+        ).one()
         for offset, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + offset
     session.execute(sa.insert(Event), pending)
+    for store_id, rows in by_store.items():
+        for consumer in _consumers:
+            consumer(session, store_id, versions[store_id], rows)
     session.info.setdefault(_COMMITTED, []).extend(pending)
 
 
