@@ -51,6 +51,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.login_message_category = "warning"
 
     _register_models()
+    from core.plugins.manager import host
+
+    host.load()
     _register_blueprints(app)
     _register_error_handlers(app)
 
@@ -59,10 +62,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         g.write_intent_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
 
     @app.teardown_request
-    def _restore_write_intent(exc: BaseException | None) -> None:
+    def _after_request_work(exc: BaseException | None) -> None:
+        from core.plugins.dispatch import flush_failures
+
         token = g.pop("write_intent_token", None)
         if token is not None:
             write_intent.reset(token)
+        try:
+            flush_failures()
+        except Exception:
+            log.exception("could not record plugin failures")
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -79,6 +88,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _register_models() -> None:
     # Importing the model modules registers every core table on the metadata.
     import core.auth.models
+    import core.customers.jobs
+    import core.executor
     import core.customers.models
     import core.events.models
     import core.jobs.models

@@ -40,12 +40,18 @@ def db_upgrade() -> None:
 
 @db_group.command("revision")
 @click.option("-m", "--message", required=True)
+@click.option("--plugin", "plugin_id", default="core", show_default=True,
+              help="The branch: core, or a plugin id.")
 @with_appcontext
-def db_revision(message: str) -> None:
-    """Autogenerate a core migration from the models (for Kedai developers)."""
-    from core.migrate import make_revision
+def db_revision(message: str, plugin_id: str) -> None:
+    """Autogenerate a migration from the models (for core and plugin developers)."""
+    from core.migrate import branch_named, make_revision
 
-    make_revision(message)
+    try:
+        branch = branch_named(plugin_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    make_revision(message, branch)
 
 
 # --- stores, staff, tokens -----------------------------------------------------------------

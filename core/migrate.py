@@ -12,7 +12,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from sqlalchemy import MetaData
+
 from core.db import Base, db
+from plugin_sdk.plugin import Plugin
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,21 @@ def upgrade_all(revision: str = "heads") -> list[str]:
 
 
 def make_revision(message: str, branch: MigrationBranch = CORE_BRANCH) -> None:
-    """Autogenerate a revision for ``branch`` against the current database (development)."""
+    """Autogenerate a revision for ``branch`` against the current database (development).
+    Plugins share the core's ``env.py``: their ``migrations/`` folder needs only
+    ``versions/``."""
+    branch.versions.mkdir(parents=True, exist_ok=True)
+    first = not any(branch.versions.glob("*.py"))
     with db.engine.begin() as connection:
-        command.revision(_config(branch, connection), message=message, autogenerate=True)
+        command.revision(
+            _config(branch, connection), message=message, autogenerate=True,
+            head="base" if first else "head", branch_label=branch.name if first else None,
+            version_path=str(branch.versions),
+        )
+
+
+def branch_named(name: str) -> MigrationBranch:
+    for branch in branches():
+        if branch.name == name:
+            return branch
+    raise LookupError(f"no migration branch {name!r}: is the plugin loaded and has it tables?")

@@ -1,4 +1,4 @@
-"""The inline executor: a daemon thread in the web process that runs due jobs.
+"""The inline executor: a daemon thread in the web process that runs due work.
 
 Several processes may run one each (``kedai serve`` starts several gunicorn workers); the
 conditional claim in ``core.jobs.service`` makes sure each job runs in one of them.
@@ -11,6 +11,7 @@ import threading
 
 from flask import Flask
 
+from core.executor import work_once
 from core.jobs import service
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class InlineWorker:
             ran = 0
             try:
                 with self.app.app_context():
-                    ran = service.run_due_jobs()
+                    ran = work_once()
             except Exception:
                 log.exception("inline worker pass failed")
             if not ran:

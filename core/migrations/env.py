@@ -10,12 +10,12 @@ from alembic import context
 config = context.config
 connection = config.attributes["connection"]
 metadata = config.attributes["metadata"]
-tables = config.attributes.get("tables")
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    if type_ == "table" and tables is not None:
-        return name in tables
+    # Each branch owns only its own metadata's tables; the others' are not "removed".
+    if type_ == "table":
+        return name in metadata.tables
     return True
 
 

@@ -132,10 +132,13 @@ def deliver(delivery_id: int) -> str | None:
         # Disabled, suspended or gone since the delivery was made: it waits for re-enabling.
         _release(delivery_id, "plugin not enabled in this store")
         return "pending"
-    event = db.session.get(Event, delivery.event_id)
+    event = to_sdk_event(db.session.get(Event, delivery.event_id))
     ctx = context_for(store, delivery.plugin_id, state)
+    # End the read so no transaction (on SQLite: no write lock) is held into the plugin's
+    # call; what the plugin writes starts a transaction of its own.
+    db.session.commit()
     try:
-        call_impl(impl, {"ctx": ctx, "event": to_sdk_event(event)})
+        call_impl(impl, {"ctx": ctx, "event": event})
         db.session.execute(
             sa.update(EventDelivery).where(EventDelivery.id == delivery_id)
             .values(status="done", finished_at=utcnow(), lease_until=None, last_error="",

@@ -1,0 +1,58 @@
+"""Running background work: jobs, plugin deliveries and daily schedules.
+
+Two executors, chosen with ``KEDAI_EXECUTOR``:
+
+``inline`` (default)
+    A daemon thread in each web process (``core.jobs.worker``) calls ``work_once`` in a loop,
+    woken as soon as something is committed in that process, else every few seconds.
+``celery``
+    Celery workers with Redis as broker (``kedai worker``; see ``core.celery_app``). New work
+    is sent as tasks after commit; a beat task sweeps for anything due (retries, lost
+    messages) and runs the schedule.
+
+Both claim the same database rows the same way, so any mix of processes is safe.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from core.events.dispatch import subscribe
+from core.jobs.service import run_due_jobs, wakeup
+from core.plugins.delivery import run_due_deliveries
+from core.plugins.dispatch import flush_failures
+from core.plugins.schedule import run_schedule
+
+SCHEDULE_EVERY = 60.0
+_last_schedule = 0.0
+
+
+@subscribe
+def _wake_on_commit(events: list[dict[str, Any]]) -> None:
+    wakeup.set()
+
+
+def work_once(*, schedule: bool | None = None) -> int:
+    """Run everything due now once; returns how much work was done. The daily schedule is
+    looked at once a minute unless ``schedule`` says otherwise."""
+    global _last_schedule
+    done = run_due_deliveries() + run_due_jobs()
+    if schedule is None:
+        schedule = time.monotonic() - _last_schedule >= SCHEDULE_EVERY
+    if schedule:
+        _last_schedule = time.monotonic()
+        done += run_schedule()
+    flush_failures()
+    return done
+
+
+def drain(max_rounds: int = 100, *, schedule: bool = False) -> int:
+    """Run until nothing is due (deliveries may create events that create deliveries)."""
+    total = 0
+    for _ in range(max_rounds):
+        done = work_once(schedule=schedule)
+        total += done
+        if not done:
+            break
+    return total
