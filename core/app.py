@@ -54,6 +54,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from core.plugins.manager import host
 
     host.load()
+    from jinja2 import ChoiceLoader
+
+    from core.plugins.templates import PluginTemplateLoader
+
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, PluginTemplateLoader()])
     _register_blueprints(app)
     _register_error_handlers(app)
 

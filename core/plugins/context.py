@@ -241,8 +241,10 @@ class HostContext(PluginContext):
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
             PluginProcessedKey
         )
-        result = db.session.execute(insert.values(**values).on_conflict_do_nothing())
-        return result.rowcount == 1
+        inserted = db.session.execute(
+            insert.values(**values).on_conflict_do_nothing().returning(PluginProcessedKey.id)
+        ).scalar()
+        return inserted is not None
 
     def emit(self, type: str, payload: dict[str, Any], *, customer_id: int | None = None,
              order_id: int | None = None) -> str:
