@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -16,6 +17,18 @@ from core.errors import KedaiError
 from core.extensions import api, babel, bootstrap, csrf, login_manager
 
 log = logging.getLogger(__name__)
+
+
+class PublicAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask-Login peeks at the session on every response, which adds ``Vary: Cookie``; public
+    responses (the anonymous storefront widget list) mark ``g.public_response`` to stay
+    shareable by caches."""
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if g.get("public_response"):
+            session.accessed = False
+            session.modified = False
+        super().save_session(app, session, response)
 
 
 def _select_locale() -> str | None:
@@ -40,6 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.flask_config())
     app.config.update(overrides or {})
 
+    app.session_interface = PublicAwareSessionInterface()
     db.init_app(app)
     babel.init_app(
         app, locale_selector=_select_locale, default_translation_directories="web/translations"
@@ -107,9 +121,16 @@ def _register_blueprints(app: Flask) -> None:
     from core.admin import register_admin
     from core.api import register_api
 
+    from core.plugins.storefront import bp as storefront_bp
+    from core.plugins.storefront import render_slot
+    from core.plugins.web import register_plugin_blueprints
+
     api.init_app(app)
     register_api(app, api)
     register_admin(app)
+    app.register_blueprint(storefront_bp)
+    app.add_template_global(render_slot, "kedai_slot")
+    register_plugin_blueprints(app)
 
 
 def _register_error_handlers(app: Flask) -> None:

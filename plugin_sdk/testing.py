@@ -94,6 +94,17 @@ class _ConnectionBoundSession(FlaskSession):
         return self.bind
 
 
+@pytest.fixture(autouse=True)
+def _fresh_plugin_caches() -> Iterator[None]:
+    """Rolled-back tests reuse store ids and versions: drop per-store caches between tests."""
+    from core.plugins.manager import host
+    from core.plugins.storefront import rendered
+
+    host.invalidate()
+    rendered.clear()
+    yield
+
+
 @pytest.fixture
 def session(app: Flask) -> Iterator[Any]:
     """A session whose every commit is a savepoint of one transaction rolled back at the end."""

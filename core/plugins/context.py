@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import render_template, url_for
+from flask import current_app, url_for
 from flask_babel import Domain
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
@@ -266,7 +266,9 @@ class HostContext(PluginContext):
         return channels[0].send(to, body, **options)
 
     def render(self, template: str, **values: Any) -> str:
-        return render_template(template, ctx=self, **values)
+        # Straight from the environment: no context processors, so no staff session or admin
+        # globals reach a plugin's storefront markup (and it is faster).
+        return current_app.jinja_env.get_template(template).render(ctx=self, **values)
 
     def url_for(self, endpoint: str, **values: Any) -> str:
         return url_for(endpoint, **values)

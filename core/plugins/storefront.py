@@ -1,0 +1,248 @@
+"""Storefront embedding: ``embed.js``, the widget list, shopper tokens, server-side slots.
+
+A theme adds one tag::
+
+    <script src="https://kedai.example/storefront/<store>/embed.js" data-page="product" async>
+    </script>
+
+and marks places with ``<div data-kedai-slot="header"></div>``. The script fetches
+``/storefront/<store>/widgets?page=…`` and mounts each widget in its slot (or fixed to the
+viewport for ``floating``), then loads the widgets' scripts and styles once each.
+
+Caching: the anonymous list is the same for every shopper of a store, page and language, so
+it is shared-cacheable: its ETag is derived from the store, page, locale and the store's
+``plugins_version`` (which every install, enable, disable and settings change bumps), and a
+matching ``If-None-Match`` answers 304 without calling any plugin. Rendered lists are also kept
+in process memory under that key. A request carrying a shopper token gets widgets for that
+shopper, marked ``Cache-Control: private, no-store`` and never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from threading import Lock
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from markupsafe import Markup
+
+import core
+from core.customers.models import Customer
+from core.db import db
+from core.errors import NotFound
+from core.extensions import csrf
+from core.plugins.dispatch import contributions
+from core.stores.models import Store
+from core.stores.service import LOCALES, get_store
+from plugin_sdk.context import Shopper
+
+bp = Blueprint("storefront", __name__, url_prefix="/storefront/<store_slug>")
+csrf.exempt(bp)
+
+SHOPPER_TOKEN_SECONDS = 15 * 60
+_CACHE_SIZE = 512
+
+
+# --- shopper tokens --------------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="kedai-shopper-token")
+
+
+def issue_shopper_token(store: Store, customer: Customer) -> str:
+    """A short-lived signed token naming the shopper, for widgets (15 minutes)."""
+    return _serializer().dumps({"s": store.id, "c": customer.id})
+
+
+def shopper_from_token(store: Store, token: str | None) -> Shopper | None:
+    """The shopper a valid, unexpired token of this store names; ``None`` otherwise."""
+    if not token:
+        return None
+    try:
+        data = _serializer().loads(token, max_age=SHOPPER_TOKEN_SECONDS)
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict) or data.get("s") != store.id:
+        return None
+    customer = db.session.get(Customer, data.get("c"))
+    if (customer is None or customer.store_id != store.id or customer.blacklisted
+            or customer.merged_into_id is not None or customer.erased_at is not None):
+        return None
+    return Shopper(customer_id=customer.id, email=customer.email, name=customer.name,
+                   phone=customer.phone, created_at=customer.created_at)
+
+
+def request_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return request.args.get("token") or None
+
+
+# --- the widget list -------------------------------------------------------------------------
+
+
+class _RenderedCache:
+    """A small LRU of rendered anonymous widget lists, keyed by ETag."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+    def put(self, key: str, value: bytes) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+rendered = _RenderedCache(_CACHE_SIZE)
+
+
+def widget_locale(store: Store) -> str:
+    wanted = request.args.get("locale")
+    if wanted in LOCALES:
+        return wanted
+    return request.accept_languages.best_match(LOCALES, default=store.locale) or store.locale
+
+
+def anonymous_etag(store: Store, page: str, locale: str) -> str:
+    key = f"{store.id}:{store.plugins_version}:{page}:{locale}:{core.__version__}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def widget_payload(store: Store, page: str, shopper: Shopper | None) -> list[dict[str, Any]]:
+    widgets = contributions(store, "storefront_widgets", page=page, shopper=shopper)
+    return [
+        {"plugin": w.plugin_id, "slot": w.slot, "html": str(w.html), "scripts": list(w.scripts),
+         "styles": list(w.styles), "personal": bool(w.personal)}
+        for w in widgets
+    ]
+
+
+def _page_name() -> str:
+    page = (request.args.get("page") or "*").strip()[:64]
+    return page if page.replace("-", "").replace("_", "").replace("*", "").isalnum() or \
+        page == "*" else "*"
+
+
+@bp.url_value_preprocessor
+def _load_store(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    slug = (values or {}).pop("store_slug", "")
+    try:
+        g.kedai_store = get_store(slug)
+    except NotFound:
+        g.kedai_store = None
+
+
+@bp.url_defaults
+def _add_store(endpoint: str, values: dict[str, Any]) -> None:
+    store = g.get("kedai_store")
+    if store is not None:
+        values.setdefault("store_slug", store.slug)
+
+
+def _store() -> Store:
+    store = g.get("kedai_store")
+    if store is None:
+        raise NotFound("there is no such store", field="store")
+    return store
+
+
+def _cors(response: Response) -> Response:
+    # Widgets are public; themes on any origin may fetch them. Credentials travel as a bearer
+    # token, never as cookies, so no origin is trusted with anything.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    return response
+
+
+@bp.get("/widgets")
+def widgets() -> Response:
+    """The widgets of the store's enabled plugins for ``?page=``, as JSON."""
+    store = _store()
+    page = _page_name()
+    locale = widget_locale(store)
+    g.locale = locale
+    shopper = shopper_from_token(store, request_token())
+    if shopper is not None:
+        body = {"store": store.slug, "page": page, "locale": locale,
+                "widgets": widget_payload(store, page, shopper)}
+        response = jsonify(body)
+        response.headers["Cache-Control"] = "private, no-store"
+        return _cors(response)
+    etag = anonymous_etag(store, page, locale)
+    g.public_response = True
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        data = rendered.get(etag)
+        if data is None:
+            body = {"store": store.slug, "page": page, "locale": locale,
+                    "widgets": [w for w in widget_payload(store, page, None)
+                                if not w["personal"]]}
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            rendered.put(etag, data)
+        response = Response(data, mimetype="application/json")
+    response.set_etag(etag, weak=True)
+    response.headers["Cache-Control"] = "public, max-age=60, stale-while-revalidate=300"
+    response.headers["Vary"] = "Accept-Language"
+    return _cors(response)
+
+
+@bp.route("/widgets", methods=["OPTIONS"])
+def widgets_preflight() -> Response:
+    return _cors(Response(status=204))
+
+
+@bp.get("/embed.js")
+def embed_js() -> Response:
+    store = _store()
+    script = current_app.jinja_env.get_template("storefront/embed.js").render(
+        widgets_url=url_for("storefront.widgets", _external=True),
+        store_slug=store.slug,
+    )
+    response = Response(script, mimetype="text/javascript")
+    response.add_etag()
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response.make_conditional(request)
+
+
+def render_slot(store_slug: str, page: str, slot: str, shopper_token: str | None = None
+                ) -> Markup:
+    """Server-side slot for Python themes: ``{{ kedai_slot("demo", "product", "header") }}``.
+
+    The widgets' HTML was rendered by the plugins' autoescaped templates, so it is emitted
+    as-is inside a container; their scripts are listed as tags after it.
+    """
+    store = get_store(store_slug)
+    shopper = shopper_from_token(store, shopper_token)
+    parts = []
+    for widget in widget_payload(store, page, shopper):
+        if widget["slot"] != slot:
+            continue
+        scripts = "".join(
+            Markup('<script src="{}" defer></script>').format(src) for src in widget["scripts"]
+        )
+        parts.append(
+            Markup('<div class="kedai-widget" data-kedai-plugin="{}">').format(widget["plugin"])
+            + Markup(widget["html"]) + Markup("</div>") + Markup(scripts)
+        )
+    return Markup("").join(parts)
