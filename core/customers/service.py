@@ -608,6 +608,8 @@ class CustomerFilter:
     field_key: str = ""
     field_value: str = ""
     ids: list[int] = field(default_factory=list)
+    #: Filters enabled plugins add (``customer_filters`` hook), by key: ``{"rewards.tier": "2"}``.
+    plugin: dict[str, str] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) in (None, "", []) for f in fields(self))
@@ -690,7 +692,22 @@ def _apply_filter(store: Store, query: sa.Select[Any], flt: CustomerFilter) -> s
             *([CustomFieldValue.value == flt.field_value] if flt.field_value else []),
         )
         query = query.where(value_match)
+    if flt.plugin:
+        specs = {spec.key: spec for spec in plugin_filters(store)}
+        for key, value in flt.plugin.items():
+            if key not in specs:
+                raise ValidationError(f"there is no customer filter {key!r} in this store",
+                                      field=f"plugin.{key}")
+            if value not in ("", None):
+                query = query.where(Customer.id.in_(specs[key].customer_ids(value)))
     return query
+
+
+def plugin_filters(store: Store) -> list[Any]:
+    """Filters the store's enabled plugins add to the customer list (``CustomerFilterSpec``)."""
+    from core.plugins.dispatch import contributions
+
+    return contributions(store, "customer_filters")
 
 
 def search_customers(
@@ -935,8 +952,9 @@ def whatsapp_link(customer: Customer, text: str = "") -> str | None:
 
 
 def export_customer_data(store: Store, customer: Customer) -> dict[str, Any]:
-    """Everything the core holds about one customer; plugins add theirs through the host."""
+    """Everything the core and the store's enabled plugins hold about one customer."""
     from core.orders.schemas import OrderSchema
+    from core.plugins.dispatch import each_enabled
 
     orders = db.session.scalars(
         sa.select(Order)
@@ -963,18 +981,33 @@ def export_customer_data(store: Store, customer: Customer) -> dict[str, Any]:
             }
             for e in events
         ],
+        "plugins": {
+            plugin_id: data
+            for plugin_id, data in each_enabled(
+                store, "export_customer_data", customer_id=customer.id
+            ).items()
+            if data
+        },
     }
 
 
 def erase_customer(store: Store, customer: Customer, *, actor: str = "system") -> Customer:
-    """Redact a customer's personal data everywhere the core keeps it.
+    """Redact a customer's personal data everywhere the core and the plugins keep it.
 
     The row stays (orders keep pointing at it and totals stay right) with every personal field
     blanked; orders lose their contact email; the payloads of the customer's events are replaced
-    by a marker. Plugins erase their own data through the privacy hook.
+    by a marker. Every enabled plugin's ``erase_customer_data`` runs first, in the same
+    transaction: if one raises, nothing is erased and the error says which plugin.
     """
     if customer.erased_at is not None:
         return customer
+    from core.plugins.dispatch import each_enabled
+
+    try:
+        each_enabled(store, "erase_customer_data", customer_id=customer.id)
+    except Exception as exc:
+        raise Conflict(f"a plugin could not erase its data, so nothing was erased: {exc}",
+                       field="plugins") from exc
     customer.email = None
     customer.phone = None
     customer.first_name = ""

@@ -93,3 +93,64 @@ class NeedsGuestbook(Plugin):
     @hookimpl
     def on_customer_created(self, ctx: Any, event: Any) -> None:
         ctx.customers.update(event.customer_id, first_name="Changed")
+
+
+# --- a plugin with a table of its own ----------------------------------------------------------
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.orm import Mapped, mapped_column  # noqa: E402
+
+from plugin_sdk import CustomerFilterSpec  # noqa: E402
+from plugin_sdk.db import StoreScoped, model_base  # noqa: E402
+
+StampsBase = model_base("stamps")
+
+
+class StampCard(StoreScoped, StampsBase):
+    __tablename__ = "stamps_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(index=True)
+    stamps: Mapped[int] = mapped_column(default=0)
+
+
+class Stamps(Plugin):
+    """One stamp per paid order; a customer filter on stamps; privacy hooks."""
+
+    id = "stamps"
+    name = "Stamp card"
+    version = "1.0.0"
+    category = "loyalty"
+    permissions = ("customers:read", "orders:read")
+    metadata = StampsBase.metadata
+
+    @hookimpl
+    def on_order_paid(self, ctx: Any, event: Any) -> None:
+        if event.customer_id is None or not ctx.once(event.id):
+            return
+        card = ctx.session.scalar(sa.select(StampCard).where(
+            StampCard.store_id == ctx.store.id, StampCard.customer_id == event.customer_id))
+        if card is None:
+            card = StampCard(store_id=ctx.store.id, customer_id=event.customer_id, stamps=0)
+            ctx.session.add(card)
+        card.stamps += 1
+
+    @hookimpl
+    def customer_filters(self, ctx: Any) -> list[CustomerFilterSpec]:
+        def at_least(value: str) -> Any:
+            return sa.select(StampCard.customer_id).where(
+                StampCard.store_id == ctx.store.id, StampCard.stamps >= int(value))
+
+        return [CustomerFilterSpec(key="stamps.min", label="Stamps at least",
+                                   customer_ids=at_least)]
+
+    @hookimpl
+    def export_customer_data(self, ctx: Any, customer_id: int) -> dict[str, Any]:
+        stamps = ctx.session.scalar(sa.select(StampCard.stamps).where(
+            StampCard.store_id == ctx.store.id, StampCard.customer_id == customer_id))
+        return {"stamps": stamps} if stamps is not None else {}
+
+    @hookimpl
+    def erase_customer_data(self, ctx: Any, customer_id: int) -> None:
+        ctx.session.execute(sa.delete(StampCard).where(
+            StampCard.store_id == ctx.store.id, StampCard.customer_id == customer_id))
