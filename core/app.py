@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, has_request_context, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -35,6 +35,8 @@ def _select_locale() -> str | None:
     """Staff preference, then the store's locale, then the browser (Accept-Language)."""
     from core.stores.service import LOCALES
 
+    if not has_request_context():
+        return None
     if getattr(g, "locale", None):
         return g.locale
     if current_user and current_user.is_authenticated:
@@ -114,7 +116,8 @@ def _register_models() -> None:
     import core.jobs.models
     import core.orders.models
     import core.plugins.models
-    import core.stores.models  # noqa: F401
+    import core.stores.models
+    import core.webhooks.service  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:

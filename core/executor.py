@@ -23,6 +23,7 @@ from core.jobs.service import run_due_jobs, wakeup
 from core.plugins.delivery import run_due_deliveries
 from core.plugins.dispatch import flush_failures
 from core.plugins.schedule import run_schedule
+from core.webhooks.service import run_due_webhooks
 
 SCHEDULE_EVERY = 60.0
 _last_schedule = 0.0
@@ -37,7 +38,7 @@ def work_once(*, schedule: bool | None = None) -> int:
     """Run everything due now once; returns how much work was done. The daily schedule is
     looked at once a minute unless ``schedule`` says otherwise."""
     global _last_schedule
-    done = run_due_deliveries() + run_due_jobs()
+    done = run_due_deliveries() + run_due_webhooks() + run_due_jobs()
     if schedule is None:
         schedule = time.monotonic() - _last_schedule >= SCHEDULE_EVERY
     if schedule:

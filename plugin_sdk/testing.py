@@ -41,6 +41,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     instance = tmp_path_factory.mktemp("instance")
     os.environ["KEDAI_INSTANCE_PATH"] = str(instance)
     os.environ.setdefault("KEDAI_SECRET_KEY", "test-secret-key-not-for-production")
+    # The local fake servers listen on loopback, which outbound requests refuse by default.
+    os.environ.setdefault("KEDAI_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128")
     url = TEST_DB_URL or f"sqlite:///{Path(instance) / 'test.db'}"
     schema = None
     if url.startswith("postgresql"):

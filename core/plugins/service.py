@@ -16,7 +16,7 @@ from marshmallow.utils import missing
 
 from core.db import db, utcnow
 from core.errors import Conflict, NotFound, ValidationError
-from core.plugins import secrets
+from core import crypto as secrets
 from core.plugins.manager import InstalledState, StoreView, call_impl, host
 from core.plugins.models import (
     EventDelivery,

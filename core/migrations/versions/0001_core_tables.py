@@ -2,7 +2,7 @@
 
 Revision ID: 0001_core
 Revises: 
-Create Date: 2026-11-25 06:00:23.062790
+Create Date: 2026-11-25 06:14:45.656386
 """
 
 from alembic import op
@@ -285,6 +285,24 @@ def upgrade() -> None:
     with op.batch_alter_table('tags', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tags_store_id'), ['store_id'], unique=False)
 
+    op.create_table('webhook_endpoints',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=False),
+    sa.Column('description', sa.String(length=200), nullable=False),
+    sa.Column('event_types', sa.JSON(), nullable=False),
+    sa.Column('secret', sa.String(length=500), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('disabled_reason', sa.Text(), nullable=False),
+    sa.Column('failing_since', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_webhook_endpoints_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
+    )
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_endpoints_store_id'), ['store_id'], unique=False)
+
     op.create_table('custom_field_values',
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('field_id', sa.Integer(), nullable=False),
@@ -338,6 +356,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_orders_store_id'), ['store_id'], unique=False)
         batch_op.create_index('ix_orders_store_placed', ['store_id', 'placed_at'], unique=False)
 
+    op.create_table('webhook_deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('endpoint_id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.String(length=40), nullable=False),
+    sa.Column('event_type', sa.String(length=100), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('response_status', sa.Integer(), nullable=True),
+    sa.Column('response_ms', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=False),
+    sa.Column('created_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', plugin_sdk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint("status in ('pending', 'running', 'done', 'failed')", name=op.f('ck_webhook_deliveries_status')),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_webhook_deliveries_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
+    sa.UniqueConstraint('endpoint_id', 'event_id', name=op.f('uq_webhook_deliveries_endpoint_id_event_id'))
+    )
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_deliveries_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_deliveries_endpoint_id'), ['endpoint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_deliveries_store_id'), ['store_id'], unique=False)
+
     op.create_table('order_lines',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
@@ -387,6 +431,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_order_lines_order_id'))
 
     op.drop_table('order_lines')
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_deliveries_store_id'))
+        batch_op.drop_index(batch_op.f('ix_webhook_deliveries_endpoint_id'))
+        batch_op.drop_index('ix_webhook_deliveries_due')
+
+    op.drop_table('webhook_deliveries')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_store_placed')
         batch_op.drop_index(batch_op.f('ix_orders_store_id'))
@@ -401,6 +451,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_custom_field_values_field_value')
 
     op.drop_table('custom_field_values')
+    with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoints_store_id'))
+
+    op.drop_table('webhook_endpoints')
     with op.batch_alter_table('tags', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tags_store_id'))
 

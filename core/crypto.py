@@ -1,4 +1,5 @@
-"""Encryption of secret settings at rest (Fernet), with a key derived from the secret key.
+"""Encryption of secrets at rest (plugin secret settings, webhook signing secrets) with Fernet,
+with a key derived from the secret key.
 
 ``KEDAI_OLD_SECRET_KEYS`` (comma-separated) lets values written under a previous
 ``KEDAI_SECRET_KEY`` still be read after a rotation; new values use the current key.
