@@ -855,17 +855,14 @@ def move_orders(
         raise NotFound(
             f"order {missing[0]} is not an order of customer {source.id}", field="order_ids"
         )
+    from core.orders.schemas import OrderSchema
+
     for order in orders:
         order.customer_id = target.id
         record_event(
             store.id,
             "order.customer_attached",
-            {
-                "order_id": order.id,
-                "number": order.number,
-                "customer_id": target.id,
-                "previous_customer_id": source.id,
-            },
+            {"order": OrderSchema().dump(order), "previous_customer_id": source.id},
             actor=actor,
             customer_id=target.id,
             order_id=order.id,

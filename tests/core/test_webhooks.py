@@ -180,3 +180,49 @@ def test_endpoints_of_another_store_are_not_found(store, other_store):
     endpoint, _ = endpoint_for(store, "https://example.com/hooks")
     with pytest.raises(NotFound):
         webhooks.get_endpoint(other_store, endpoint.id)
+
+
+def test_every_core_event_payload_matches_its_published_json_schema(store, receiver):
+    from datetime import date
+
+    from jsonschema import Draft202012Validator
+
+    from core.customers import service as customers
+    from core.customers.jobs import emit_birthdays
+    from core.events.payloads import PAYLOADS, json_schema
+
+    url, received, _ = receiver
+    endpoint_for(store, url, types=["*"])
+    mei = customers.create_customer(store, {"email": "mei@example.com", "first_name": "美玲",
+                                            "birthday": date(1990, 5, 17)}, tags=["VIP"])
+    other = customers.create_customer(store, {"email": "old@example.com", "phone": "0123456789"})
+    db.session.commit()
+    customers.update_customer(store, mei, {"last_name": "陳"})
+    first = orders.create_order(store, customer_id=other.id,
+                                lines=[{"title": "Tea", "unit_price": 3800, "quantity": 2}])
+    orders.mark_paid(store, first)
+    orders.fulfil(store, first)
+    orders.refund(store, first, 1000, reason="broken")
+    second = orders.create_order(store, lines=[{"title": "Mug", "unit_price": 5900,
+                                                "quantity": 1}], email="g@example.net")
+    orders.mark_paid(store, second)
+    orders.attach_customer(store, second, mei.id)
+    third = orders.create_order(store, customer_id=mei.id,
+                                lines=[{"title": "Cake", "unit_price": 4500, "quantity": 1}])
+    orders.mark_paid(store, third)
+    orders.cancel(store, third, reason="out of stock")
+    customers.merge_customers(store, mei, other)
+    emit_birthdays(store, date(2026, 5, 17))
+    customers.blacklist(store, mei, "chargebacks")
+    db.session.commit()
+    customers.erase_customer(store, mei)
+    db.session.commit()
+    send_all()
+
+    seen = set()
+    for request in received:
+        body = json.loads(request.get_data())
+        errors = list(Draft202012Validator(json_schema(body["type"])).iter_errors(body))
+        assert not errors, (body["type"], [e.message for e in errors])
+        seen.add(body["type"])
+    assert seen == set(PAYLOADS)
