@@ -122,6 +122,7 @@ class Adjustment:
     label: str
     amount: int
     data: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 100
     plugin_id: str = ""
 
 

@@ -74,6 +74,7 @@ def create_order(
     placed_at: datetime | None = None,
     source: str = "admin",
     actor: str = "system",
+    adjustments: Sequence[dict[str, Any]] = (),
 ) -> Order:
     """Place an order for a customer or a guest. Blacklisted customers cannot order."""
     if not lines:
@@ -131,6 +132,7 @@ def create_order(
         total=subtotal - discount_total + shipping_total,
         note=note,
         source=source,
+        adjustments=list(adjustments),
         placed_at=placed_at or utcnow(),
         lines=order_lines,
         refunds=[],
