@@ -4,6 +4,9 @@ Plugins come from the ``kedai.plugins`` entry-point group, first-party and third
 One that fails to import, is not a ``Plugin``, or wants another core version is listed as
 failed with its error while everything else runs (``KEDAI_STRICT_PLUGINS=1`` makes that fatal).
 ``KEDAI_LOAD_PLUGINS=a,b`` loads only those; ``KEDAI_TRACE_PLUGINS=1`` logs every hook call.
+``KEDAI_EXTRA_PLUGINS=package.module:PluginClass,…`` also registers plugin classes that no
+installed distribution announces (a plugin being written, or a test's sample plugins inside a
+worker process), whatever ``KEDAI_LOAD_PLUGINS`` says: naming one is asking for it.
 
 A hook called for a store reaches only the plugins enabled there. ``StoreView`` holds, per hook,
 the implementations of the store's enabled plugins; it is built once per store and dropped when
@@ -15,6 +18,7 @@ every call, which is why the view keeps its own lists.)
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 import os
@@ -109,9 +113,29 @@ class PluginHost:
                 log.error("plugin %s failed to load: %s", entry_point.name, message)
                 if strict:
                     raise PluginLoadError(f"plugin {entry_point.name}: {message}") from exc
+        self._load_extra(os.environ.get("KEDAI_EXTRA_PLUGINS", ""), strict=strict)
         if _flag("KEDAI_TRACE_PLUGINS"):
             self._trace()
         self._loaded = True
+
+    def _load_extra(self, specs: str, *, strict: bool) -> None:
+        """Register each ``module:Class`` of a comma-separated list; a failure is listed under
+        the spec as written, like an entry point that failed."""
+        for spec in (s.strip() for s in specs.split(",")):
+            if not spec:
+                continue
+            try:
+                module_name, _, attr = spec.partition(":")
+                if not module_name or not attr:
+                    raise PluginLoadError(f"{spec!r} is not of the form 'package.module:Class'")
+                plugin_class = getattr(importlib.import_module(module_name), attr)
+                self.register(plugin_class)
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                self.failed[spec] = message
+                log.error("extra plugin %s failed to load: %s", spec, message)
+                if strict:
+                    raise PluginLoadError(f"extra plugin {spec}: {message}") from exc
 
     def register(self, plugin_class: type[Plugin], *, expected_id: str | None = None) -> Plugin:
         """Check and register a plugin class; also how tests add a sample plugin."""
