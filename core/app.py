@@ -131,7 +131,11 @@ def _register_blueprints(app: Flask) -> None:
     api.init_app(app)
     register_api(app, api)
     register_admin(app)
-    app.register_blueprint(storefront_bp)
+    from core.customers.storefront import bp as accounts_bp
+    from core.orders.storefront import bp as checkout_bp
+
+    for blueprint in (storefront_bp, accounts_bp, checkout_bp):
+        app.register_blueprint(blueprint)
     app.add_template_global(render_slot, "kedai_slot")
     register_plugin_blueprints(app)
 

@@ -122,6 +122,7 @@ def seed_demo(customers: int = 300, seed: int = 7) -> tuple[str, str]:
         timezone="Asia/Kuala_Lumpur",
         default_phone_region="MY",
     )
+    store.test_payments = True
     password = secrets.token_urlsafe(9)
     create_staff(store, DEMO_EMAIL, password, name="Demo Owner", role="owner")
     customer_service.define_field(

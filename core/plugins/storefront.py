@@ -25,62 +25,24 @@ from collections import OrderedDict
 from threading import Lock
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from flask import Response, current_app, g, jsonify, request, url_for
 from markupsafe import Markup
 
 import core
-from core.customers.models import Customer
-from core.db import db
-from core.errors import NotFound
-from core.extensions import csrf
 from core.plugins.dispatch import contributions
 from core.stores.models import Store
 from core.stores.service import LOCALES, get_store
+from core.web.storefront import (
+    current_store,
+    customer_from_token,
+    request_token,
+    shopper_of,
+    storefront_blueprint,
+)
 from plugin_sdk.context import Shopper
 
-bp = Blueprint("storefront", __name__, url_prefix="/storefront/<store_slug>")
-csrf.exempt(bp)
-
-SHOPPER_TOKEN_SECONDS = 15 * 60
+bp = storefront_blueprint("storefront", __name__)
 _CACHE_SIZE = 512
-
-
-# --- shopper tokens --------------------------------------------------------------------------
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="kedai-shopper-token")
-
-
-def issue_shopper_token(store: Store, customer: Customer) -> str:
-    """A short-lived signed token naming the shopper, for widgets (15 minutes)."""
-    return _serializer().dumps({"s": store.id, "c": customer.id})
-
-
-def shopper_from_token(store: Store, token: str | None) -> Shopper | None:
-    """The shopper a valid, unexpired token of this store names; ``None`` otherwise."""
-    if not token:
-        return None
-    try:
-        data = _serializer().loads(token, max_age=SHOPPER_TOKEN_SECONDS)
-    except (BadSignature, SignatureExpired):
-        return None
-    if not isinstance(data, dict) or data.get("s") != store.id:
-        return None
-    customer = db.session.get(Customer, data.get("c"))
-    if (customer is None or customer.store_id != store.id or customer.blacklisted
-            or customer.merged_into_id is not None or customer.erased_at is not None):
-        return None
-    return Shopper(customer_id=customer.id, email=customer.email, name=customer.name,
-                   phone=customer.phone, created_at=customer.created_at)
-
-
-def request_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:].strip()
-    return request.args.get("token") or None
 
 
 # --- the widget list -------------------------------------------------------------------------
@@ -143,51 +105,20 @@ def _page_name() -> str:
         page == "*" else "*"
 
 
-@bp.url_value_preprocessor
-def _load_store(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    slug = (values or {}).pop("store_slug", "")
-    try:
-        g.kedai_store = get_store(slug)
-    except NotFound:
-        g.kedai_store = None
-
-
-@bp.url_defaults
-def _add_store(endpoint: str, values: dict[str, Any]) -> None:
-    store = g.get("kedai_store")
-    if store is not None:
-        values.setdefault("store_slug", store.slug)
-
-
-def _store() -> Store:
-    store = g.get("kedai_store")
-    if store is None:
-        raise NotFound("there is no such store", field="store")
-    return store
-
-
-def _cors(response: Response) -> Response:
-    # Widgets are public; themes on any origin may fetch them. Credentials travel as a bearer
-    # token, never as cookies, so no origin is trusted with anything.
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-    return response
-
-
 @bp.get("/widgets")
 def widgets() -> Response:
     """The widgets of the store's enabled plugins for ``?page=``, as JSON."""
-    store = _store()
+    store = current_store()
     page = _page_name()
     locale = widget_locale(store)
     g.locale = locale
-    shopper = shopper_from_token(store, request_token())
+    shopper = shopper_of(customer_from_token(store, request_token()))
     if shopper is not None:
         body = {"store": store.slug, "page": page, "locale": locale,
                 "widgets": widget_payload(store, page, shopper)}
         response = jsonify(body)
         response.headers["Cache-Control"] = "private, no-store"
-        return _cors(response)
+        return response
     etag = anonymous_etag(store, page, locale)
     g.public_response = True
     if request.if_none_match.contains_weak(etag):
@@ -204,17 +135,17 @@ def widgets() -> Response:
     response.set_etag(etag, weak=True)
     response.headers["Cache-Control"] = "public, max-age=60, stale-while-revalidate=300"
     response.headers["Vary"] = "Accept-Language"
-    return _cors(response)
+    return response
 
 
 @bp.route("/widgets", methods=["OPTIONS"])
 def widgets_preflight() -> Response:
-    return _cors(Response(status=204))
+    return Response(status=204)
 
 
 @bp.get("/embed.js")
 def embed_js() -> Response:
-    store = _store()
+    store = current_store()
     script = current_app.jinja_env.get_template("storefront/embed.js").render(
         widgets_url=url_for("storefront.widgets", _external=True),
         store_slug=store.slug,
@@ -233,7 +164,7 @@ def render_slot(store_slug: str, page: str, slot: str, shopper_token: str | None
     as-is inside a container; their scripts are listed as tags after it.
     """
     store = get_store(store_slug)
-    shopper = shopper_from_token(store, shopper_token)
+    shopper = shopper_of(customer_from_token(store, shopper_token))
     parts = []
     for widget in widget_payload(store, page, shopper):
         if widget["slot"] != slot:

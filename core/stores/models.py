@@ -25,6 +25,8 @@ class Store(Base):
     locale: Mapped[str] = mapped_column(sa.String(16), default="en")
     #: Customers may set their own birthday only when the merchant allows it (C-06).
     customers_can_edit_birthday: Mapped[bool] = mapped_column(default=True)
+    #: Test mode: the storefront may pay orders with a test payment (the demo store).
+    test_payments: Mapped[bool] = mapped_column(default=False)
     #: Counters taken with ``UPDATE … RETURNING`` inside the transaction that needs the number.
     last_event_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     last_order_number: Mapped[int] = mapped_column(default=1000)

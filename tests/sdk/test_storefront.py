@@ -7,7 +7,8 @@ import pytest
 from core.customers.service import create_customer
 from core.db import db
 from core.plugins import service
-from core.plugins.storefront import issue_shopper_token, render_slot
+from core.plugins.storefront import render_slot
+from core.web.storefront import issue_shopper_token
 from tests.sdk.sample_plugins import Broken, Guestbook
 
 SETTINGS = {"greeting": "Selamat datang", "api_key": "sk-live-TOPSECRET-123"}

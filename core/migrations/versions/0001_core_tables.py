@@ -2,7 +2,7 @@
 
 Revision ID: 0001_core
 Revises: 
-Create Date: 2026-11-25 06:14:45.656386
+Create Date: 2026-11-25 06:23:52.551430
 """
 
 from alembic import op
@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('default_phone_region', sa.String(length=2), nullable=False),
     sa.Column('locale', sa.String(length=16), nullable=False),
     sa.Column('customers_can_edit_birthday', sa.Boolean(), nullable=False),
+    sa.Column('test_payments', sa.Boolean(), nullable=False),
     sa.Column('last_event_seq', sa.BigInteger(), nullable=False),
     sa.Column('last_order_number', sa.Integer(), nullable=False),
     sa.Column('plugins_version', sa.Integer(), nullable=False),
