@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import io
 import os
 import re
@@ -38,6 +39,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from copy import copy
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -47,6 +49,8 @@ import charset_normalizer
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
+from marshmallow import Schema
+from marshmallow import fields as ma_fields
 
 from core.customers.models import (
     Customer,
@@ -225,7 +229,7 @@ def unguard(text: str) -> str:
     return text
 
 
-def column_lookup(definitions: Sequence[CustomFieldDefinition]) -> dict[str, str]:
+def column_lookup(definitions: Sequence[FieldSpec | CustomFieldDefinition]) -> dict[str, str]:
     """Normalised header → target: a profile column, ``fields.<key>`` or ``""`` (read past).
 
     Built-in names win over custom field keys, and keys over labels, so no header is ambiguous.
@@ -239,7 +243,9 @@ def column_lookup(definitions: Sequence[CustomFieldDefinition]) -> dict[str, str
     return lookup
 
 
-def map_columns(header: Sequence[str], definitions: Sequence[CustomFieldDefinition]) -> list[str]:
+def map_columns(
+    header: Sequence[str], definitions: Sequence[FieldSpec | CustomFieldDefinition]
+) -> list[str]:
     """The target of each column of ``header`` (``""`` for columns read past).
 
     Raises ``ImportFileError`` for unknown or repeated columns and when neither an email nor a
@@ -589,31 +595,74 @@ def _parse_date(text: str) -> date:
     raise ValueError(text)
 
 
+@dataclass(frozen=True)
+class FieldSpec:
+    """A custom field definition as plain data: batches commit, and a committed ORM object
+    would reload itself on the next attribute read."""
+
+    id: int
+    key: str
+    label: str
+    field_type: str
+    options: tuple[str, ...]
+    required: bool
+
+    @classmethod
+    def of(cls, definition: CustomFieldDefinition) -> FieldSpec:
+        return cls(
+            id=definition.id,
+            key=definition.key,
+            label=definition.label,
+            field_type=definition.field_type,
+            options=tuple(definition.options or ()),
+            required=definition.required,
+        )
+
+
+Reader = Callable[[ImportRow, str], None]
+
+
 class RowParser:
-    """Turns the cells of a row into an ``ImportRow`` or raises ``RowRejected``."""
+    """Turns the cells of a row into an ``ImportRow`` or raises ``RowRejected``.
+
+    Each column gets its reader once, up front: this runs for every cell of the file.
+    """
 
     def __init__(
         self,
         store: Store,
         header: Sequence[str],
         targets: Sequence[str],
-        definitions: Sequence[CustomFieldDefinition],
+        definitions: Sequence[FieldSpec],
     ) -> None:
         self.region = store.default_phone_region
-        self.columns = [(i, header[i].strip(), t) for i, t in enumerate(targets) if t]
-        named = {target: column for _, column, target in self.columns}
-        self.identity_column = named.get("email") or named.get("phone") or "email"
         self.definitions = {d.key: d for d in definitions}
+        self.readers = [
+            (index, header[index].strip(), self._reader(target))
+            for index, target in enumerate(targets)
+            if target
+        ]
+        named = {target: header[i].strip() for i, target in enumerate(targets) if target}
+        self.identity_column = named.get("email") or named.get("phone") or "email"
 
     def parse(self, line: int, cells: Sequence[Any]) -> ImportRow:
         row = ImportRow(line=line, cells=cells, profile={}, tags=None, fields={})
         problems: list[tuple[str, str]] = []
-        for index, column, target in self.columns:
-            text = _cell_text(cells[index]) if index < len(cells) else ""
+        size = len(cells)
+        for index, column, read in self.readers:
+            if index >= size:
+                continue
+            value = cells[index]
+            if value.__class__ is str:
+                text = value.strip()
+                if text[:1] == "'":
+                    text = unguard(text)
+            else:
+                text = _cell_text(value)
             if not text:
                 continue
             try:
-                self._read(row, target, text)
+                read(row, text)
             except ValidationError as exc:
                 problems.append((column, exc.message))
         if not row.profile.get("email") and not row.profile.get("phone") and not problems:
@@ -622,44 +671,73 @@ class RowParser:
             raise RowRejected(problems)
         return row
 
-    def _read(self, row: ImportRow, target: str, text: str) -> None:
-        if target.startswith("fields."):
-            definition = self.definitions[target[len("fields.") :]]
-            if definition.field_type == "date":
-                text = self._date(text).isoformat()
-            value = validate_field_value(definition, text)
-            if value is not None:
-                row.fields[definition.key] = value
-        elif target == "email":
+    def _reader(self, target: str) -> Reader:
+        region = self.region
+
+        def email(row: ImportRow, text: str) -> None:
             row.profile["email"] = normalise_email(text)
-        elif target == "phone":
-            row.profile["phone"] = normalise_phone(text, self.region)
-        elif target == "birthday":
-            row.profile["birthday"] = self._date(text)
-        elif target == "accepts_marketing":
+
+        def phone(row: ImportRow, text: str) -> None:
+            row.profile["phone"] = normalise_phone(text, region)
+
+        def birthday(row: ImportRow, text: str) -> None:
+            row.profile["birthday"] = _date(text)
+
+        def accepts_marketing(row: ImportRow, text: str) -> None:
             word = text.lower()
-            if word not in _TRUE | _FALSE:
+            if word in _TRUE:
+                row.profile["accepts_marketing"] = True
+            elif word in _FALSE:
+                row.profile["accepts_marketing"] = False
+            else:
                 raise ValidationError(_("“%(value)s” is not yes or no", value=text))
-            row.profile["accepts_marketing"] = word in _TRUE
-        elif target == "tags":
-            tags = sorted({" ".join(t.split()) for t in _TAG_SPLIT.split(text) if t.strip()})
-            for tag in tags:
-                if len(tag) > 64:
+
+        def tags(row: ImportRow, text: str) -> None:
+            names = sorted({" ".join(t.split()) for t in _TAG_SPLIT.split(text) if t.strip()})
+            for name in names:
+                if len(name) > 64:
                     raise ValidationError(
-                        _("the tag “%(tag)s” is longer than 64 characters", tag=tag)
+                        _("the tag “%(tag)s” is longer than 64 characters", tag=name)
                     )
-            row.tags = tags
-        else:
-            if len(text) > _TEXT_LIMITS[target]:
-                raise ValidationError(_("at most %(count)s characters", count=_TEXT_LIMITS[target]))
+            row.tags = names
+
+        readers: dict[str, Reader] = {
+            "email": email,
+            "phone": phone,
+            "birthday": birthday,
+            "accepts_marketing": accepts_marketing,
+            "tags": tags,
+        }
+        if target in readers:
+            return readers[target]
+        if target.startswith("fields."):
+            return self._field_reader(self.definitions[target[len("fields.") :]])
+        limit = _TEXT_LIMITS[target]
+
+        def text_column(row: ImportRow, text: str) -> None:
+            if len(text) > limit:
+                raise ValidationError(_("at most %(count)s characters", count=limit))
             row.profile[target] = text
 
+        return text_column
+
     @staticmethod
-    def _date(text: str) -> date:
-        try:
-            return _parse_date(text)
-        except ValueError:
-            raise ValidationError(_("“%(value)s” is not a date (YYYY-MM-DD)", value=text)) from None
+    def _field_reader(definition: FieldSpec) -> Reader:
+        def custom_field(row: ImportRow, text: str) -> None:
+            if definition.field_type == "date":
+                text = _date(text).isoformat()
+            value = validate_field_value(definition, text)  # type: ignore[arg-type]
+            if value is not None:
+                row.fields[definition.key] = value
+
+        return custom_field
+
+
+def _date(text: str) -> date:
+    try:
+        return _parse_date(text)
+    except ValueError:
+        raise ValidationError(_("“%(value)s” is not a date (YYYY-MM-DD)", value=text)) from None
 
 
 # --- results and the rejected-rows report ----------------------------------------------------
@@ -807,6 +885,45 @@ class _Target:
         return self.values["id"]
 
 
+def _snapshot_function(schema: Schema) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """``schema.dump`` for one customer view, about eight times faster, or ``schema.dump``
+    itself when the schema holds a field this shortcut does not know.
+
+    The events an import records carry the same payload as the service's (the tests compare
+    them); marshmallow's per-field machinery was a sixth of the import's time.
+    """
+    plan: list[tuple[str, str, str]] = []
+    for name, field_ in schema.dump_fields.items():
+        key = field_.data_key or name
+        attribute = field_.attribute or name
+        if isinstance(field_, ma_fields.Date):
+            plan.append((key, attribute, "date"))
+        elif isinstance(field_, ma_fields.DateTime) and field_.format in (None, "iso"):
+            plan.append((key, attribute, "datetime"))
+        elif type(field_) in (ma_fields.Int, ma_fields.Integer, ma_fields.Bool,
+                              ma_fields.Boolean, ma_fields.Str, ma_fields.String,
+                              ma_fields.Email, ma_fields.Raw):  # fmt: skip
+            plan.append((key, attribute, "plain"))
+        elif type(field_) in (ma_fields.List, ma_fields.Dict):
+            plan.append((key, attribute, "copy"))
+        else:
+            return schema.dump
+
+    def dump(view: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, attribute, kind in plan:
+            value = view.get(attribute)
+            if value is None or kind == "plain":
+                out[key] = value
+            elif kind == "copy":
+                out[key] = copy(value)
+            else:
+                out[key] = value.isoformat()
+        return out
+
+    return dump
+
+
 _PROFILE_COLUMNS = (
     "email",
     "phone",
@@ -819,6 +936,13 @@ _PROFILE_COLUMNS = (
     "salesperson",
 )
 _table = Customer.__table__
+#: Columns of a new customer's INSERT: not the id, nor those an import never sets and that
+#: start empty (password, blacklisting, merge, erasure, orders): fewer values, faster batches.
+_INSERT_COLUMNS = [
+    c.key
+    for c in _table.columns
+    if c.key != "id" and (c.default is not None or c.key in _PROFILE_COLUMNS or c.key == "store_id")
+]
 
 
 class BatchWriter:
@@ -828,7 +952,7 @@ class BatchWriter:
     def __init__(
         self,
         store: Store,
-        definitions: Sequence[CustomFieldDefinition],
+        definitions: Sequence[FieldSpec],
         header: Sequence[str],
         targets: Sequence[str],
         *,
@@ -837,7 +961,7 @@ class BatchWriter:
         dry_run: bool,
     ) -> None:
         self.store = store
-        self.definitions = {d.key: d for d in definitions}
+        self.store_id = store.id
         self.definition_ids = {d.key: d.id for d in definitions}
         self.field_keys = {d.id: d.key for d in definitions}
         columns_by_target = {t: header[i].strip() for i, t in enumerate(targets) if t}
@@ -849,7 +973,7 @@ class BatchWriter:
         self.match = match
         self.actor = actor
         self.dry_run = dry_run
-        self.schema = CustomerSchema()
+        self.snapshot = _snapshot_function(CustomerSchema())
         self.phantoms: dict[tuple[str, str], int] = {}
 
     # -- loading
@@ -859,22 +983,22 @@ class BatchWriter:
         phones = {r.profile["phone"] for r in rows if r.profile.get("phone")}
         self.by_email: dict[str, _Target] = {}
         self.by_phone: dict[str, list[_Target]] = {}
-        matches = []
-        if emails:
-            matches.append(_table.c.email.in_(emails))
-        if phones:
-            matches.append(_table.c.phone.in_(phones))
-        found = db.session.execute(
-            sa.select(_table).where(
-                _table.c.store_id == self.store.id,
-                _table.c.merged_into_id.is_(None),
-                _table.c.erased_at.is_(None),
-                sa.or_(*matches),
-            )
-        ).mappings()
-        targets = {
-            row["id"]: _Target(values=dict(row), tags=[], fields={}, new=False) for row in found
-        }
+        targets: dict[int, _Target] = {}
+        # One query per key: an OR of the two would make SQLite scan the whole store.
+        for column, values in ((_table.c.email, emails), (_table.c.phone, phones)):
+            if not values:
+                continue
+            found = db.session.execute(
+                sa.select(_table).where(
+                    _table.c.store_id == self.store_id,
+                    column.in_(values),
+                    _table.c.merged_into_id.is_(None),
+                    _table.c.erased_at.is_(None),
+                )
+            ).mappings()
+            for row in found:
+                if row["id"] not in targets:
+                    targets[row["id"]] = _Target(values=dict(row), tags=[], fields={}, new=False)
         if targets:
             for customer_id, name in db.session.execute(
                 sa.select(customer_tags.c.customer_id, Tag.name)
@@ -921,19 +1045,19 @@ class BatchWriter:
             same_phone.remove(target)
 
     def _defaults(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for column in _table.columns:
-            default = column.default
-            if default is None:
-                values[column.key] = None
-            elif default.is_callable:
-                values[column.key] = self.now
-            else:
-                values[column.key] = default.arg
-        values.update(
-            store_id=self.store.id, source="import", created_at=self.now, updated_at=self.now
-        )
-        return values
+        """Every column of a new customer, with the model's defaults."""
+        if self._new_values is None:
+            values: dict[str, Any] = {}
+            for column in _table.columns:
+                default = column.default
+                values[column.key] = (
+                    default.arg if default is not None and not default.is_callable else None
+                )
+            values.update(
+                store_id=self.store_id, source="import", created_at=self.now, updated_at=self.now
+            )
+            self._new_values = values
+        return dict(self._new_values)
 
     # -- matching
 
@@ -991,7 +1115,7 @@ class BatchWriter:
         return sorted(changed)
 
     def _snapshot(self, target: _Target) -> dict[str, Any]:
-        return self.schema.dump(
+        return self.snapshot(
             {**target.values, "tags": list(target.tags), "fields": dict(target.fields)}
         )
 
@@ -1008,6 +1132,7 @@ class BatchWriter:
         if not rows:
             return
         self.now = utcnow()
+        self._new_values: dict[str, Any] | None = None
         self._load(rows)
         touched: dict[int, _Target] = {}
         events: list[tuple[str, _Target, dict[str, Any], list[str]]] = []
@@ -1039,7 +1164,7 @@ class BatchWriter:
             payload.update(
                 {"source": "import"} if kind == "customer.created" else {"changed": changed}
             )
-            record_event(self.store.id, kind, payload, actor=self.actor, customer_id=target.id)
+            record_event(self.store_id, kind, payload, actor=self.actor, customer_id=target.id)
 
     def _remember_phantoms(self, targets: Iterable[_Target]) -> None:
         for target in targets:
@@ -1053,28 +1178,40 @@ class BatchWriter:
         new = [t for t in targets if t.new]
         changed = [t for t in targets if not t.new and t.dirty]
         if new:
-            insert_columns = [c.key for c in _table.columns if c.key != "id"]
-            ids = (
-                db.session.execute(
-                    sa.insert(_table).returning(_table.c.id, sort_by_parameter_order=True),
-                    [{c: t.values[c] for c in insert_columns} for t in new],
-                )
-                .scalars()
-                .all()
-            )
-            for target, customer_id in zip(new, ids, strict=True):
-                target.values["id"] = customer_id
+            self._insert(new)
         if changed:
             # No .values(): the SET clause comes from the keys of the parameter rows.
             keys = [*_PROFILE_COLUMNS, "updated_at"]
             db.session.execute(
                 sa.update(_table).where(
-                    _table.c.id == sa.bindparam("_id"), _table.c.store_id == self.store.id
+                    _table.c.id == sa.bindparam("_id"), _table.c.store_id == self.store_id
                 ),
                 [{"_id": t.id, **{k: t.values[k] for k in keys}} for t in changed],
             )
         self._store_tags([t for t in targets if t.tags_dirty])
         self._store_fields([t for t in targets if t.fields_dirty])
+
+    def _insert(self, new: list[_Target]) -> None:
+        """Insert new customers and learn their ids.
+
+        New customers of one batch differ in (email, phone): two rows with the same email, or
+        without email and with the same phone, are one customer. So the ids come back in
+        multi-row INSERTs matched by that pair; asking for them in parameter order would make
+        SQLite insert row by row.
+        """
+        rows = [{c: t.values[c] for c in _INSERT_COLUMNS} for t in new]
+        keys = [(t.values["email"], t.values["phone"]) for t in new]
+        if len(set(keys)) == len(keys):
+            statement = sa.insert(_table).returning(_table.c.id, _table.c.email, _table.c.phone)
+            ids = {(r.email, r.phone): r.id for r in db.session.execute(statement, rows)}
+            for target, key in zip(new, keys, strict=True):
+                target.values["id"] = ids[key]
+            return
+        statement = sa.insert(_table).returning(_table.c.id, sort_by_parameter_order=True)
+        for target, customer_id in zip(
+            new, db.session.execute(statement, rows).scalars(), strict=True
+        ):
+            target.values["id"] = customer_id
 
     def _store_tags(self, targets: list[_Target]) -> None:
         if not targets:
@@ -1123,6 +1260,23 @@ class BatchWriter:
 # --- the import ------------------------------------------------------------------------------
 
 
+@contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the objects that exist before the import.
+
+    An import allocates millions of short-lived containers, and every full collection they
+    trigger would walk the whole application heap again (SQLAlchemy, Flask, the phonenumbers
+    metadata): about a tenth of the import's time. Frozen objects are freed by reference
+    counting as usual; cycles among them wait for ``unfreeze``, which hands them back to the
+    collector.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _check_options(encoding: str, match: str) -> None:
     if encoding not in ENCODINGS:
         raise ValidationError(
@@ -1155,10 +1309,10 @@ def import_customers(
     ``ImportFileError`` (nothing written) when the file cannot be read or has unknown columns.
     """
     _check_options(encoding, match)
-    definitions = list_fields(store)
+    definitions = [FieldSpec.of(d) for d in list_fields(store)]
     commit = on_batch or (lambda _result: db.session.commit())
     batch_size = batch_size or BATCH_SIZE
-    with open_source(path, encoding) as source:
+    with open_source(path, encoding) as source, _long_lived_objects_frozen():
         targets = map_columns(source.header, definitions)
         if resume:
             known = {f for f in ImportResult.__dataclass_fields__ if f != "rejected_rows"}
