@@ -310,3 +310,12 @@ def test_total_spent_is_a_decimal_in_major_units(shop):
     rows = export_xlsx(shop)
 
     assert Decimal(str(rows[0]["total_spent"])) == Decimal("84.00")
+
+
+def test_plugin_filters_are_read_and_an_unknown_one_is_refused_before_any_row(store):
+    flt = customer_filter_from_args(store, {"plugin.rewards.tier": "2", "plugin.empty": ""})
+
+    assert flt.plugin == {"rewards.tier": "2"}
+    with pytest.raises(ValidationError) as info:
+        iter_export(store, "csv", flt)  # no plugin adds this filter here
+    assert info.value.field == "plugin.rewards.tier"
