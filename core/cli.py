@@ -153,6 +153,9 @@ def demo(ctx: click.Context, host: str, port: int) -> None:
 
 def _register_area_commands() -> None:
     """Commands that live with their area (import/export with customers …)."""
+    from core.plugins.cli import register as register_plugins
+
+    register_plugins(main)
     try:
         from core.customers.cli import register as register_customers
     except ImportError:
