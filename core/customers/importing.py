@@ -1270,10 +1270,13 @@ def _long_lived_objects_frozen() -> Iterator[None]:
     counting as usual; cycles among them wait for ``unfreeze``, which hands them back to the
     collector.
     """
+    thresholds = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(max(thresholds[0], 10_000), *thresholds[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
@@ -1441,7 +1444,8 @@ def run_import_job(run: JobRun) -> dict[str, Any]:
     """Run (or carry on) an uploaded import; the result is ``ImportResult.to_dict()``.
 
     A file-level problem ends the job at once with ``{"error": ..., "line": ...}`` rather than
-    being retried: the same file would fail the same way.
+    being retried: the same file would fail the same way. The upload is deleted when the job
+    ends (it holds customers' personal data); the rejected-rows report stays for the page.
     """
     job = run.job
     store = db.session.get(Store, job.store_id)
@@ -1456,6 +1460,8 @@ def run_import_job(run: JobRun) -> dict[str, Any]:
         run.progress(result.processed, result.total)
 
     with force_locale(payload.get("locale") or store.locale):
+        if not upload.exists():
+            return {**(checkpoint or {}), "error": _("The uploaded file is gone; upload it again.")}
         try:
             result = import_customers(
                 store,
@@ -1469,5 +1475,7 @@ def run_import_job(run: JobRun) -> dict[str, Any]:
             )
         except ImportFileError as exc:
             db.session.rollback()
+            upload.unlink(missing_ok=True)
             return {"error": exc.message, "line": exc.line}
+    upload.unlink(missing_ok=True)
     return result.to_dict()

@@ -585,6 +585,7 @@ def test_job_imports_the_upload_and_keeps_the_report(store, app):
     ]
     report = importing.job_report_path(store, job)
     assert report is not None and report.parent == upload
+    assert not importing.job_upload_path(store, job).exists()  # personal data: not kept
     assert [e.actor for e in events_of(store)] == [f"import:{job.id}"] * 2
 
 
