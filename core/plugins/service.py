@@ -321,6 +321,17 @@ def reconcile(store: Store) -> list[str]:
     return waiting
 
 
+def upgrades_to_record(store: Store) -> bool:
+    """Whether a plugin installed in ``store`` now runs another version than the one recorded,
+    i.e. whether ``reconcile`` would write something. A read only, so a GET page can decide
+    whether it needs a writing transaction at all."""
+    for installation in installations(store):
+        plugin = host.get(installation.plugin_id)
+        if plugin is not None and installation.version != plugin.version:
+            return True
+    return False
+
+
 def uninstall(store: Store, plugin_id: str, *, confirm: bool, actor: str = "system") -> None:
     """Uninstall and delete everything the plugin holds for this store: its settings, its
     tables' rows, key/values, deliveries, errors and job runs. Needs ``confirm``."""
@@ -358,3 +369,47 @@ def suspend(store_id: int, plugin_id: str, reason: str) -> None:
         .values(plugins_version=Store.plugins_version + 1)
         .execution_options(synchronize_session=False)
     )
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+def recent_deliveries(store: Store, plugin_id: str, limit: int = 50) -> list[EventDelivery]:
+    """The plugin's latest event deliveries in ``store``, newest first."""
+    return list(db.session.scalars(
+        sa.select(EventDelivery)
+        .where(EventDelivery.store_id == store.id, EventDelivery.plugin_id == plugin_id)
+        .order_by(EventDelivery.id.desc()).limit(limit)
+    ))
+
+
+def recent_errors(store: Store, plugin_id: str, limit: int = 50) -> list[PluginError]:
+    """The plugin's latest request-time errors in ``store``, newest first."""
+    return list(db.session.scalars(
+        sa.select(PluginError)
+        .where(PluginError.store_id == store.id, PluginError.plugin_id == plugin_id)
+        .order_by(PluginError.id.desc()).limit(limit)
+    ))
+
+
+def retry_failed_delivery(store: Store, plugin_id: str, delivery_id: int) -> EventDelivery:
+    """A merchant's manual retry from the plugin's health page.
+
+    Only a delivery of that plugin in that store that has given up (``failed``) qualifies: one
+    still pending retries on its own, and resetting a running or done one would run the hook
+    again behind the executor's back. It runs on the executor's next pass, with a fresh
+    attempt count, once the plugin is enabled.
+    """
+    from core.plugins.delivery import retry
+
+    delivery = db.session.scalar(sa.select(EventDelivery).where(
+        EventDelivery.store_id == store.id, EventDelivery.plugin_id == plugin_id,
+        EventDelivery.id == delivery_id))
+    if delivery is None:
+        raise NotFound(f"delivery {delivery_id} not found", field="delivery")
+    if delivery.status != "failed":
+        raise Conflict(
+            f"only a failed delivery can be retried; delivery {delivery_id} is {delivery.status}",
+            field="delivery",
+        )
+    return retry(store, delivery_id)
