@@ -505,7 +505,17 @@ class _CsvSource(SourceFile):
                     ) from exc
 
     def _records(self) -> Iterator[list[str]]:
-        return csv.reader(self._lines(), self.dialect)
+        reader = csv.reader(self._lines(), self.dialect)
+        while True:
+            try:
+                yield next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a cell over the csv module's size limit
+                raise ImportFileError(
+                    _("Line %(line)s cannot be read: %(error)s", line=reader.line_num, error=exc),
+                    line=reader.line_num,
+                ) from exc
 
     def rows(self) -> Iterator[tuple[int, Sequence[Any]]]:
         records = self._records()

@@ -776,3 +776,14 @@ def test_cli_refuses_a_file_with_unknown_columns_and_an_unknown_store(app, store
     assert bad_file.exit_code == 1 and "colour" in bad_file.output
     assert bad_store.exit_code == 1 and "nowhere" in bad_store.output
     assert customers(store) == {}
+
+
+def test_a_line_the_csv_reader_cannot_parse_is_named(store, tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text("email,note\na@b.co,short\nb@b.co," + "x" * 200_000 + "\n", encoding="utf-8")
+
+    with pytest.raises(ImportFileError) as info:
+        run(store, path)
+
+    assert info.value.line == 3
+    assert customers(store) == {}
