@@ -106,6 +106,24 @@ def _money(amount: Any, currency: str) -> str:
     return ""
 
 
+def _changed_field_names() -> dict[str, str]:
+    """What the merchant calls the fields a ``customer.updated`` event lists."""
+    return {
+        "first_name": _("first name"),
+        "last_name": _("last name"),
+        "email": _("email"),
+        "phone": _("phone"),
+        "birthday": _("birthday"),
+        "accepts_marketing": _("marketing consent"),
+        "note": _("note"),
+        "location": _("store location"),
+        "salesperson": _("salesperson"),
+        "tags": _("tags"),
+        "fields": _("custom fields"),
+        "blacklisted": _("blacklist"),
+    }
+
+
 def describe_event(event: Event) -> str:
     """One line a merchant can read for ``event``, in the current language."""
     payload = event.payload or {}
@@ -128,7 +146,11 @@ def describe_event(event: Event) -> str:
         if changed == ["merged_into_id"]:
             target = (payload.get("customer") or {}).get("merged_into_id")
             return _("Merged into customer #%(id)s", id=target)
-        return _("Profile changed: %(fields)s", fields=", ".join(changed) or "-")
+        names = _changed_field_names()
+        return _(
+            "Changed: %(fields)s",
+            fields=", ".join(str(names.get(name, name)) for name in changed) or "-",
+        )
     if kind == "customer.blacklisted":
         reason = payload.get("reason") or ""
         if reason:
