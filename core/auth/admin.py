@@ -21,7 +21,13 @@ from core.web.display import install_display
 bp = Blueprint("admin_auth", __name__, url_prefix="/admin")
 install_display(bp)
 
-login_manager.login_message = "Please log in to see this page."
+
+def N_(text: str) -> str:
+    """Mark ``text`` for extraction; Flask-Login translates it when it flashes it."""
+    return text
+
+
+login_manager.login_message = N_("Please log in to see this page.")
 login_manager.localize_callback = _
 
 
