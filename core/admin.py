@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 from core.i18n import lazy_gettext as _l
 from core.money import format_money
 
-
 #: The admin's top navigation: (endpoint, label). Areas and, later, plugins add to it.
 NAV: list[tuple[str, Any]] = [
     ("customers_admin.index", _l("Customers")),
@@ -19,6 +18,7 @@ NAV: list[tuple[str, Any]] = [
     ("customers_admin.tags", _l("Tags")),
     ("customers_admin.fields", _l("Custom fields")),
     ("customers_io.import_start", _l("Import")),
+    ("plugins_admin.index", _l("Marketplace")),
 ]
 
 
@@ -27,8 +27,9 @@ def register_admin(app: Flask) -> None:
     from core.customers.admin import bp as customers_bp
     from core.customers.admin_io import bp as customers_io_bp
     from core.orders.admin import bp as orders_bp
+    from core.plugins.admin import bp as plugins_bp
 
-    for blueprint in (auth_bp, customers_bp, customers_io_bp, orders_bp):
+    for blueprint in (auth_bp, customers_bp, customers_io_bp, orders_bp, plugins_bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
