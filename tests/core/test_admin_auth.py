@@ -3,7 +3,9 @@ redirects after login, and every admin page behind the login."""
 
 from __future__ import annotations
 
+import flask_babel
 import pytest
+from flask import g
 
 from core.db import db
 from tests.conftest import STAFF_PASSWORD, csrf_token
@@ -153,3 +155,40 @@ def test_a_logged_in_visitor_of_the_login_page_goes_to_the_admin(admin):
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/customers/"
+
+
+def test_pages_follow_the_staff_member_s_language(admin, staff, customer, paid_order):
+    staff.locale = "zh_Hant"
+    db.session.commit()
+    # The test's app context (and its ``g``) outlives requests; production gets one per request.
+    flask_babel.refresh()
+
+    for path in (
+        "/admin/customers/",
+        f"/admin/customers/{customer.id}",
+        "/admin/orders/",
+        f"/admin/orders/{paid_order.id}",
+        "/admin/customers/tags",
+    ):
+        page = admin.get(path)
+        assert page.status_code == 200, path
+        assert '<html lang="zh-Hant">' in page.text
+
+
+def forget_loaded_user() -> None:
+    """Start the next request as production does: the test's app context keeps ``g`` (and the
+    user Flask-Login cached in it) across requests, so drop it and make the session count."""
+    g.pop("_login_user", None)
+
+
+def test_the_session_loads_the_staff_member_on_each_request(admin, staff):
+    forget_loaded_user()
+    assert admin.get("/admin/customers/").status_code == 200
+
+    staff.active = False
+    db.session.commit()
+    forget_loaded_user()
+
+    response = admin.get("/admin/customers/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login")
