@@ -8,6 +8,7 @@ up to ``max_attempts``; then the job is ``failed`` with the error kept for the m
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
 from core.db import db, utcnow
 from core.errors import NotFound
@@ -22,11 +25,53 @@ from core.jobs.models import Job
 
 log = logging.getLogger(__name__)
 
+#: How long a claimed job stays ours between progress reports, unless
+#: ``KEDAI_JOB_LEASE_SECONDS`` says.
 LEASE = timedelta(minutes=5)
 Handler = Callable[["JobRun"], dict[str, Any] | None]
 _handlers: dict[str, Handler] = {}
 #: Set when a job is enqueued in this process, so the inline worker wakes at once.
 wakeup = threading.Event()
+
+#: Told after commit which jobs that transaction enqueued (the Celery executor sends each as a
+#: task); the inline worker needs none of this, ``wakeup`` is enough for it.
+JobsSubscriber = Callable[[list[int]], None]
+_subscribers: list[JobsSubscriber] = []
+_ENQUEUED = "kedai_enqueued_jobs"
+
+
+def lease() -> timedelta:
+    """The lease a claim or a progress report takes: ``KEDAI_JOB_LEASE_SECONDS``, else ``LEASE``.
+
+    A job still ``running`` when its lease ends is taken for lost and runs again, so a handler
+    must report progress more often than this (read each time, so tests can shorten it).
+    """
+    seconds = os.environ.get("KEDAI_JOB_LEASE_SECONDS")
+    return timedelta(seconds=float(seconds)) if seconds else LEASE
+
+
+def subscribe_enqueued(subscriber: JobsSubscriber) -> JobsSubscriber:
+    """Call ``subscriber(job_ids)`` after each commit that enqueued jobs, outside the
+    transaction; one that raises is logged and the job still runs (a sweep finds it)."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
+    return subscriber
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _tell_subscribers(session: Session) -> None:
+    job_ids = session.info.pop(_ENQUEUED, None)
+    for subscriber in list(_subscribers) if job_ids else []:
+        try:
+            subscriber(job_ids)
+        except Exception:
+            log.exception("job subscriber %r failed", subscriber)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_enqueued(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_ENQUEUED, None)
 
 
 def job_handler(kind: str) -> Callable[[Handler], Handler]:
@@ -57,6 +102,7 @@ def enqueue(
     )
     db.session.add(job)
     db.session.flush()
+    db.session.info.setdefault(_ENQUEUED, []).append(job.id)
     wakeup.set()
     return job
 
@@ -83,7 +129,7 @@ def claim(job_id: int) -> bool:
                 sa.and_(Job.status == "running", Job.lease_until < now),
             ),
         )
-        .values(status="running", lease_until=now + LEASE, attempts=Job.attempts + 1)
+        .values(status="running", lease_until=now + lease(), attempts=Job.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -116,7 +162,7 @@ class JobRun:
 
     def progress(self, done: int, total: int | None = None) -> None:
         """Record progress and extend the lease; commits, so call between units of work."""
-        values: dict[str, Any] = {"progress_done": done, "lease_until": utcnow() + LEASE}
+        values: dict[str, Any] = {"progress_done": done, "lease_until": utcnow() + lease()}
         if total is not None:
             values["progress_total"] = total
         db.session.execute(

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from datetime import timedelta
@@ -36,8 +37,20 @@ from plugin_sdk.context import Event as SdkEvent
 
 log = logging.getLogger("kedai.plugins.delivery")
 
+#: How long a claimed delivery stays ours, unless ``KEDAI_DELIVERY_LEASE_SECONDS`` says.
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
+
+
+def lease() -> timedelta:
+    """The lease a claim takes: ``KEDAI_DELIVERY_LEASE_SECONDS``, else ``LEASE``.
+
+    A delivery still ``running`` when its lease ends is taken for lost (its process died) and
+    runs again, so the lease must outlast the slowest plugin call; a short one only makes a
+    killed worker's deliveries come back sooner (read per claim, so tests can shorten it).
+    """
+    seconds = os.environ.get("KEDAI_DELIVERY_LEASE_SECONDS")
+    return timedelta(seconds=float(seconds)) if seconds else LEASE
 
 
 def backoff(attempt: int) -> timedelta:
@@ -99,7 +112,8 @@ def claim(delivery_id: int) -> bool:
     result = db.session.execute(
         sa.update(EventDelivery)
         .where(EventDelivery.id == delivery_id, _due(now))
-        .values(status="running", lease_until=now + LEASE, attempts=EventDelivery.attempts + 1)
+        .values(status="running", lease_until=now + lease(),
+                attempts=EventDelivery.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
