@@ -151,6 +151,52 @@ def demo(ctx: click.Context, host: str, port: int) -> None:
     _serve(host, port, int(os.environ.get("KEDAI_WEB_WORKERS", "2")))
 
 
+@main.command("worker", context_settings={"ignore_unknown_options": True})
+@click.option("--beat", is_flag=True,
+              help="Also run beat, which sends the sweep (kedai.tick) every 30 s. Exactly one "
+                   "process of the deployment should.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Pool processes [default: one per CPU].")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.argument("celery_options", nargs=-1, type=click.UNPROCESSED)
+def worker(beat: bool, concurrency: int | None, loglevel: str,
+           celery_options: tuple[str, ...]) -> None:
+    """Run a Celery worker for KEDAI_EXECUTOR=celery (broker: REDIS_URL).
+
+    Options Kedai does not know are passed on to Celery's worker as they are, e.g.
+    "kedai worker --beat --without-mingle".
+    """
+    try:
+        from core.celery_app import celery
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the Celery executor needs the redis extra: pip install 'kedai[redis]' ({exc})"
+        ) from exc
+    argv = ["worker", f"--loglevel={loglevel}"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if beat:
+        argv.append("--beat")
+    argv.extend(celery_options)
+    # The Flask app is built in each pool process (core.celery_app.flask_app), not here, so no
+    # database connection crosses the fork.
+    celery.worker_main(argv)
+
+
+@main.command("work-once")
+@click.option("--schedule/--no-schedule", default=True, show_default=True,
+              help="Also run the daily jobs that are due.")
+@with_appcontext
+def work_once_command(schedule: bool) -> None:
+    """Run every due delivery, webhook and job until none is left, then exit (cron, ops).
+
+    Safe beside running workers of either executor: each row is claimed in the database.
+    """
+    from core.executor import drain
+
+    click.echo(f"ran {drain(schedule=schedule)}")
+
+
 def _register_area_commands() -> None:
     """Commands that live with their area (import/export with customers …)."""
     from core.plugins.cli import register as register_plugins

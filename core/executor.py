@@ -10,7 +10,8 @@ Two executors, chosen with ``KEDAI_EXECUTOR``:
     is sent as tasks after commit; a beat task sweeps for anything due (retries, lost
     messages) and runs the schedule.
 
-Both claim the same database rows the same way, so any mix of processes is safe.
+Both claim the same database rows the same way, so any mix of processes is safe: ``kedai
+work-once`` (``drain``) may run beside either.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from flask import current_app, has_app_context
+
 from core.events.dispatch import subscribe
-from core.jobs.service import run_due_jobs, wakeup
+from core.jobs.service import run_due_jobs, subscribe_enqueued, wakeup
 from core.plugins.delivery import run_due_deliveries
 from core.plugins.dispatch import flush_failures
 from core.plugins.schedule import run_schedule
@@ -32,6 +35,27 @@ _last_schedule = 0.0
 @subscribe
 def _wake_on_commit(events: list[dict[str, Any]]) -> None:
     wakeup.set()
+
+
+def _celery_executor() -> bool:
+    return has_app_context() and current_app.config.get("KEDAI_EXECUTOR") == "celery"
+
+
+@subscribe
+def _send_deliveries_on_commit(events: list[dict[str, Any]]) -> None:
+    # Imported only here: the inline executor runs without Celery installed.
+    if _celery_executor():
+        from core.celery_app import send_for_events
+
+        send_for_events([event["id"] for event in events])
+
+
+@subscribe_enqueued
+def _send_jobs_on_commit(job_ids: list[int]) -> None:
+    if _celery_executor():
+        from core.celery_app import send
+
+        send("kedai.run_job", job_ids)
 
 
 def work_once(*, schedule: bool | None = None) -> int:
@@ -49,10 +73,13 @@ def work_once(*, schedule: bool | None = None) -> int:
 
 
 def drain(max_rounds: int = 100, *, schedule: bool = False) -> int:
-    """Run until nothing is due (deliveries may create events that create deliveries)."""
+    """Run until nothing is due (deliveries may create events that create deliveries).
+
+    ``schedule=True`` runs the daily jobs that are due in the first round (the rounds after it
+    deliver what they caused)."""
     total = 0
-    for _ in range(max_rounds):
-        done = work_once(schedule=schedule)
+    for round_number in range(max_rounds):
+        done = work_once(schedule=schedule and round_number == 0)
         total += done
         if not done:
             break
