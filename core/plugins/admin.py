@@ -414,6 +414,7 @@ class SettingField:
     widget: str
     required: bool
     advanced: bool
+    placeholder: str = ""
     value: Any = None
     #: For a secret: whether a value is stored (the value itself never reaches the page).
     stored: bool = False
@@ -473,6 +474,7 @@ def _setting_fields(plugin: Plugin, current: dict[str, Any]) -> list[SettingFiel
             widget=widget,
             required=schema_field.required,
             advanced=bool(meta.get("advanced")),
+            placeholder=str(meta.get("placeholder") or ""),
         )
         if attribute in hidden or widget == "secret":
             item.stored = bool(current.get(attribute))

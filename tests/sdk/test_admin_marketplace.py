@@ -37,7 +37,9 @@ MARKET = "/admin/marketplace"
 
 
 class EverySettingKind(Schema):
-    title = Text(required=True, label="Title", help="Shown above the widget.")
+    title = Text(
+        required=True, label="Title", help="Shown above the widget.", placeholder="Weekly picks"
+    )
     intro = TextArea(load_default="", label="Introduction")
     token = Secret(required=True, label="Access token", help="From the provider's dashboard.")
     accent = Color(load_default="#112233", label="Accent colour")
@@ -408,7 +410,7 @@ def test_settings_page_renders_each_widget_kind(admin, store, register_plugin, i
     found = controls(page)
 
     title = found["setting-title"]
-    assert (title["tag"], title["type"]) == ("input", "text")
+    assert (title["tag"], title["type"], title["placeholder"]) == ("input", "text", "Weekly picks")
     assert "Shown above the widget." in text(page)
     assert '<label class="form-label" for="setting-title">Title' in page.text
     assert found["setting-intro"]["tag"] == "textarea"
