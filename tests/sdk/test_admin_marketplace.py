@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import time_machine
-from flask import g
+from flask import g, has_app_context
 from flask.testing import FlaskClient
 from marshmallow import Schema, fields, validate
 
@@ -210,7 +210,8 @@ def each_request_starts_with_an_empty_g(monkeypatch: pytest.MonkeyPatch) -> None
     original = FlaskClient.open
 
     def open_with_empty_g(self: FlaskClient, *args: Any, **kwargs: Any) -> Any:
-        g.__dict__.clear()
+        if has_app_context():
+            g.__dict__.clear()
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(FlaskClient, "open", open_with_empty_g)
