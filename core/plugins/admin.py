@@ -11,6 +11,7 @@ member's own store: another store's installations are never looked at.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,7 @@ from plugin_sdk.errors import SettingsInvalid
 from plugin_sdk.plugin import CATEGORIES, PERMISSIONS, Plugin
 from plugin_sdk.settings import secret_fields
 
+log = logging.getLogger("kedai.plugins")
 bp = Blueprint("plugins_admin", __name__, url_prefix="/admin/marketplace")
 
 #: How many deliveries and errors the health page shows.
@@ -130,6 +132,9 @@ def _state(listing: Listing, installations: dict[str, PluginInstallation]) -> Pl
             problems = service.settings_problems(listing.plugin, installation)
         except ValueError:  # a secret that no longer decrypts: it must be entered again
             problems = {"settings": [_("A stored secret can no longer be read.")]}
+        except Exception:  # the plugin's own code (a validator, migrate_settings) raised
+            log.exception("settings of %s could not be checked", listing.id)
+            problems = {"settings": [_("The plugin could not check its settings.")]}
     return PluginState(listing, installation, problems)
 
 

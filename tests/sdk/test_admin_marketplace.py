@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import time_machine
 from flask import g, has_app_context
 from flask.testing import FlaskClient
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, validate, validates_schema
 
 from core.customers.service import create_customer
 from core.db import db
@@ -301,6 +301,32 @@ def test_marketplace_lists_plugins_with_their_state_in_this_store(
     assert "Not available" in card(page, "ghost") and "Installed" not in card(page, "ghost")
     assert "Installed" not in card(page, "stamps")
     assert "Loyalty" in card(page, "stamps")
+
+
+def test_a_plugin_whose_settings_check_raises_does_not_break_the_marketplace(
+    admin, store, register_plugin
+):
+    class Raising(Schema):
+        note = Text(load_default="")
+
+        @validates_schema
+        def explode(self, data: dict[str, Any], **kwargs: Any) -> None:
+            raise RuntimeError("validator bug")
+
+    class Fragile(Plugin):
+        id = "fragile"
+        name = "Fragile"
+        version = "1.0.0"
+        category = "analytics"
+        settings_schema = Raising
+
+    register_plugin(Fragile)
+    service.install(store, "fragile", consent=True)
+    db.session.commit()
+    page = admin.get(MARKET + "/")
+    assert page.status_code == 200
+    assert "Needs configuration" in card(page, "fragile")
+    assert "The plugin could not check its settings." in text(admin.get(MARKET + "/fragile"))
 
 
 def test_filter_by_category_and_search(admin, plugins):
