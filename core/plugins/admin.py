@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from core.db import db, writing
 from core.errors import KedaiError, NotFound
 from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from core.plugins import catalogue, service
 from core.plugins.catalogue import Listing
 from core.plugins.manager import host
@@ -42,6 +43,13 @@ bp = Blueprint("plugins_admin", __name__, url_prefix="/admin/marketplace")
 
 #: How many deliveries and errors the health page shows.
 HEALTH_ROWS = 50
+
+#: Shown when a stored secret does not decrypt: the secret key changed without the old one
+#: being kept in ``KEDAI_OLD_SECRET_KEYS``.
+UNREADABLE_SECRET = _l(
+    "A stored secret of this plugin can no longer be read, so its settings cannot be saved. "
+    "Ask the operator to restore the previous secret key."
+)
 
 
 # --- what the pages show ---------------------------------------------------------------------
@@ -124,17 +132,23 @@ class PluginState:
         return badges
 
 
+def _problems(plugin: Plugin, installation: PluginInstallation) -> dict[str, list[str]]:
+    """What stops the stored settings from validating, without letting a failure to check
+    them break the page."""
+    try:
+        return service.settings_problems(plugin, installation)
+    except ValueError:  # a secret that no longer decrypts: it must be entered again
+        return {"settings": [str(UNREADABLE_SECRET)]}
+    except Exception:  # the plugin's own code (a validator, migrate_settings) raised
+        log.exception("settings of %s could not be checked", plugin.id)
+        return {"settings": [_("The plugin could not check its settings.")]}
+
+
 def _state(listing: Listing, installations: dict[str, PluginInstallation]) -> PluginState:
     installation = installations.get(listing.id)
     problems: dict[str, list[str]] = {}
     if installation is not None and listing.plugin is not None:
-        try:
-            problems = service.settings_problems(listing.plugin, installation)
-        except ValueError:  # a secret that no longer decrypts: it must be entered again
-            problems = {"settings": [_("A stored secret can no longer be read.")]}
-        except Exception:  # the plugin's own code (a validator, migrate_settings) raised
-            log.exception("settings of %s could not be checked", listing.id)
-            problems = {"settings": [_("The plugin could not check its settings.")]}
+        problems = _problems(listing.plugin, installation)
     return PluginState(listing, installation, problems)
 
 
@@ -555,9 +569,14 @@ def settings(plugin_id: str) -> Any:
             advanced_errors=False,
             **page,
         )
-    current = service.effective_settings(plugin, service.decrypted_settings(plugin, installation))
-    inputs = _setting_fields(plugin, current)
     other_errors: list[str] = []
+    try:
+        stored = service.decrypted_settings(plugin, installation)
+    except ValueError:  # a secret that no longer decrypts (the key changed): show the rest
+        hidden = secret_fields(plugin.settings_schema)
+        stored = {k: v for k, v in (installation.settings or {}).items() if k not in hidden}
+        other_errors.append(UNREADABLE_SECRET)
+    inputs = _setting_fields(plugin, service.effective_settings(plugin, stored))
     if request.method == "POST":
         submitted = _submitted(inputs)
         try:
@@ -573,6 +592,9 @@ def settings(plugin_id: str) -> Any:
             ]
         except KedaiError as error:
             return _refused(error, plugin_id)
+        except ValueError:  # the service could not read a stored secret either
+            db.session.rollback()
+            other_errors = [UNREADABLE_SECRET]
         else:
             db.session.commit()
             flash(_("Settings of %(name)s saved.", name=page["name"]), "success")
@@ -581,7 +603,7 @@ def settings(plugin_id: str) -> Any:
         "plugins/settings.html",
         inputs=inputs,
         other_errors=other_errors,
-        configured=not service.settings_problems(plugin, installation),
+        configured=not other_errors and not _problems(plugin, installation),
         advanced_errors=any(item.advanced and item.errors for item in inputs),
         **page,
     )

@@ -618,6 +618,24 @@ def test_a_secret_never_appears_in_any_admin_page_and_a_blank_keeps_it(
     assert stored["api_key"] == "sk-new"
 
 
+def test_a_secret_that_no_longer_decrypts_is_explained_not_a_500(admin, store, plugins, install):
+    install("guestbook", **SETTINGS)
+    db.session.execute(
+        sa.update(PluginInstallation)
+        .where(PluginInstallation.store_id == store.id)
+        .values(settings={"greeting": "Hello", "api_key": "fernet:written-under-another-key"})
+    )
+    db.session.commit()
+    page = admin.get(MARKET + "/guestbook/settings")
+    assert page.status_code == 200
+    assert "can no longer be read" in text(page)
+    assert controls(page)["setting-greeting"]["value"] == "Hello"
+    response = post(admin, MARKET + "/guestbook/settings", greeting="Hello", api_key="sk-2")
+    assert response.status_code == 200 and "can no longer be read" in text(response)
+    assert "Needs configuration" in card(admin.get(MARKET + "/"), "guestbook")
+    assert "can no longer be read" in text(admin.get(MARKET + "/guestbook"))
+
+
 # --- enable, disable, re-consent ---------------------------------------------------------------
 
 
