@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, g, has_request_context, jsonify, request
+from flask import Flask, g, has_request_context, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -140,17 +140,29 @@ def _register_blueprints(app: Flask) -> None:
     register_plugin_blueprints(app)
 
 
+def _wants_json() -> bool:
+    """API, storefront and webhook callers get JSON; people in the admin get a page."""
+    return (
+        request.path.startswith(("/api/", "/storefront/", "/hooks/"))
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
 def _register_error_handlers(app: Flask) -> None:
     """Domain errors become one JSON shape for the API and a flash message for pages."""
 
     @app.errorhandler(KedaiError)
     def handle_domain_error(error: KedaiError) -> Any:
         db.session.rollback()
-        return jsonify(error=error.to_dict()), error.status
+        if _wants_json():
+            return jsonify(error=error.to_dict()), error.status
+        return render_template("error.html", error=error), error.status
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException) -> Any:
-        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        if _wants_json():
             body = {"code": error.name.lower().replace(" ", "_"), "message": error.description}
-            return jsonify(error=body), error.code
+            # Keep the error's own headers (``Allow`` on a 405, ``WWW-Authenticate`` on a 401).
+            headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+            return jsonify(error=body), error.code, headers
         return error

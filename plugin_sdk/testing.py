@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g, request_started
 from flask.testing import FlaskClient
 from flask_sqlalchemy.session import Session as FlaskSession
 
@@ -52,6 +52,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         _create_schema(url, schema)
     os.environ["DATABASE_URL"] = url
     app = create_app({"TESTING": True, "KEDAI_START_WORKER": False, "WTF_CSRF_ENABLED": True})
+    # The test's own app context stays pushed during requests, so Flask reuses it and its
+    # ``g``: empty ``g`` at each request, as a real server starts every request afresh.
+    request_started.connect(_fresh_g, app)
     with app.app_context():
         from core.migrate import upgrade_all
 
@@ -62,6 +65,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         db.engine.dispose()
     if schema:
         _drop_schema(url, schema)
+
+
+def _fresh_g(sender: Flask, **extra: Any) -> None:
+    g.__dict__.clear()
 
 
 def _with_search_path(url: str, schema: str) -> str:

@@ -840,7 +840,11 @@ def move_orders(
     *,
     actor: str = "system",
 ) -> int:
-    """Move orders (all, or the listed ones) from ``source`` to ``target``; both keep a trail."""
+    """Move orders (all, or the listed ones) from ``source`` to ``target``.
+
+    Each move is an ``order.customer_attached`` event on the target's timeline naming the
+    previous customer (``previous_customer_id``); both customers' totals are recomputed.
+    """
     from core.orders.service import refresh_customer_stats
 
     if source.id == target.id:

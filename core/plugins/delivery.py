@@ -203,20 +203,6 @@ def _fail(delivery_id: int, message: str, duration_ms: int) -> str:
     return delivery.status
 
 
-def retry(store: Store, delivery_id: int) -> EventDelivery:
-    """A merchant's manual retry of a failed delivery (from the health page)."""
-    from core.errors import NotFound
-
-    delivery = db.session.scalar(sa.select(EventDelivery).where(
-        EventDelivery.store_id == store.id, EventDelivery.id == delivery_id))
-    if delivery is None:
-        raise NotFound(f"delivery {delivery_id} not found")
-    delivery.status = "pending"
-    delivery.next_attempt_at = utcnow()
-    delivery.attempts = 0
-    return delivery
-
-
 def run_due_deliveries(limit: int = 50) -> int:
     """Deliver what is due now; returns how many deliveries this call ran."""
     return sum(deliver(delivery_id) is not None for delivery_id in due_delivery_ids(limit))

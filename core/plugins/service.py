@@ -123,8 +123,13 @@ def save_settings(store: Store, plugin_id: str, submitted: dict[str, Any], *,
     hidden = secret_fields(plugin.settings_schema) if plugin.settings_schema else set()
     values = dict(submitted)
     for name in hidden:
-        if not values.get(name) and current.get(name):
-            values[name] = current[name]
+        if not values.get(name):
+            # A blank secret keeps the stored one; with none stored it is missing, so a
+            # required API key cannot be "set" to an empty string.
+            if current.get(name):
+                values[name] = current[name]
+            else:
+                values.pop(name, None)
     loaded = validate_settings(plugin, values)
     stored = {
         key: secrets.encrypt(value) if key in hidden and isinstance(value, str) and value
@@ -400,8 +405,6 @@ def retry_failed_delivery(store: Store, plugin_id: str, delivery_id: int) -> Eve
     again behind the executor's back. It runs on the executor's next pass, with a fresh
     attempt count, once the plugin is enabled.
     """
-    from core.plugins.delivery import retry
-
     delivery = db.session.scalar(sa.select(EventDelivery).where(
         EventDelivery.store_id == store.id, EventDelivery.plugin_id == plugin_id,
         EventDelivery.id == delivery_id))
@@ -412,4 +415,8 @@ def retry_failed_delivery(store: Store, plugin_id: str, delivery_id: int) -> Eve
             f"only a failed delivery can be retried; delivery {delivery_id} is {delivery.status}",
             field="delivery",
         )
-    return retry(store, delivery_id)
+    delivery.status = "pending"
+    delivery.next_attempt_at = utcnow()
+    delivery.attempts = 0
+    db.session.flush()
+    return delivery

@@ -250,3 +250,19 @@ def test_upgrade_with_wider_permissions_waits_for_consent(store, register_plugin
     db.session.commit()
     assert set(service.store_view(store).installations["guestbook"].granted_permissions) == {
         "customers:read", "customers:write"}
+
+
+def test_a_blank_required_secret_is_missing_not_empty(store, guestbook):
+    service.install(store, "guestbook", consent=True)
+    with pytest.raises(SettingsInvalid) as info:
+        service.save_settings(store, "guestbook", {"greeting": "Hi", "api_key": ""})
+    assert "api_key" in info.value.errors
+
+
+def test_only_failed_deliveries_can_be_retried(store, guestbook, install, deliver_events):
+    install("guestbook", **SETTINGS)
+    new_customer(store)
+    deliver_events()
+    done = db.session.scalar(sa.select(EventDelivery))
+    with pytest.raises(Conflict):
+        service.retry_failed_delivery(store, "guestbook", done.id)
