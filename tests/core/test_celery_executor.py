@@ -86,7 +86,8 @@ def broker(redis_url: str, app: Flask, committing_db: None) -> Iterator[Broker]:
     finally:
         celery_app.celery.close()
         celery_app.celery = original
-        client.delete(queue)
+        # The queue and kombu's records of its exchange, so runs leave nothing behind.
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
         client.close()
 
 
