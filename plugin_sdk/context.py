@@ -195,6 +195,11 @@ class KeyValue(ABC):
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
+    @abstractmethod
+    def increment(self, key: str, by: int = 1) -> int:
+        """Add ``by`` to an integer value (missing counts as 0) and return the new value;
+        safe when several deliveries run at once (the row is locked until commit)."""
+
 
 class PluginContext(ABC):
     """What a hook gets for the store it runs in."""

@@ -43,6 +43,12 @@ from plugin_sdk.settings import secret_fields
 REDACTED = "[redacted]"
 
 
+def dialect_insert(model: Any) -> Any:
+    """An INSERT that supports ``on_conflict_do_nothing`` on SQLite and PostgreSQL alike."""
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
 def store_info(store: Store) -> StoreInfo:
     return StoreInfo(
         id=store.id, slug=store.slug, name=store.name, currency=store.currency,
@@ -173,14 +179,40 @@ class _KeyValue(KeyValue):
         row = self._row(key)
         return default if row is None else row.value
 
+    def _ensure(self, key: str, value: Any) -> bool:
+        """Insert the key if it is missing; ``True`` if this call inserted it."""
+        inserted = db.session.execute(
+            dialect_insert(PluginKeyValue)
+            .values(store_id=self.ctx.store.id, plugin_id=self.ctx.plugin_id, key=key,
+                    value=value)
+            .on_conflict_do_nothing()
+            .returning(PluginKeyValue.id)
+        ).scalar()
+        return inserted is not None
+
     def set(self, key: str, value: Any) -> None:
-        row = self._row(key)
-        if row is None:
-            db.session.add(PluginKeyValue(store_id=self.ctx.store.id,
-                                          plugin_id=self.ctx.plugin_id, key=key, value=value))
-        else:
-            row.value = value
+        if not self._ensure(key, value):
+            db.session.execute(
+                sa.update(PluginKeyValue)
+                .where(PluginKeyValue.store_id == self.ctx.store.id,
+                       PluginKeyValue.plugin_id == self.ctx.plugin_id,
+                       PluginKeyValue.key == key)
+                .values(value=value)
+                .execution_options(synchronize_session=False)
+            )
+
+    def increment(self, key: str, by: int = 1) -> int:
+        self._ensure(key, 0)
+        row = db.session.scalar(
+            sa.select(PluginKeyValue).where(
+                PluginKeyValue.store_id == self.ctx.store.id,
+                PluginKeyValue.plugin_id == self.ctx.plugin_id, PluginKeyValue.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        row.value = int(row.value or 0) + by
         db.session.flush()
+        return row.value
 
     def delete(self, key: str) -> None:
         row = self._row(key)
@@ -237,12 +269,9 @@ class HostContext(PluginContext):
 
     def once(self, key: str) -> bool:
         values = {"store_id": self.store.id, "plugin_id": self.plugin_id, "key": key[:200]}
-        dialect = db.session.get_bind().dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-            PluginProcessedKey
-        )
         inserted = db.session.execute(
-            insert.values(**values).on_conflict_do_nothing().returning(PluginProcessedKey.id)
+            dialect_insert(PluginProcessedKey).values(**values).on_conflict_do_nothing()
+            .returning(PluginProcessedKey.id)
         ).scalar()
         return inserted is not None
 

@@ -42,7 +42,7 @@ class Guestbook(Plugin):
     def on_customer_created(self, ctx: Any, event: Any) -> None:
         if not ctx.once(event.id):
             return
-        ctx.kv.set("signups", ctx.kv.get("signups", 0) + 1)
+        ctx.kv.increment("signups")
         ctx.log.info("welcomed %s with key %s", event.customer_id, ctx.settings["api_key"])
         ctx.emit("guestbook.signed", {"customer_id": event.customer_id},
                  customer_id=event.customer_id)

@@ -266,3 +266,40 @@ def test_only_failed_deliveries_can_be_retried(store, guestbook, install, delive
     done = db.session.scalar(sa.select(EventDelivery))
     with pytest.raises(Conflict):
         service.retry_failed_delivery(store, "guestbook", done.id)
+
+
+@pytest.mark.usefixtures("committing_db")
+def test_kv_increment_loses_no_update_under_concurrency(app, register_plugin):
+    import threading
+
+    from core.plugins.context import context_for
+    from core.plugins.manager import InstalledState
+    from core.stores.models import Store
+    from tests.conftest import make_store
+
+    register_plugin(Guestbook)
+    store_id = make_store("counting").id
+    db.session.rollback()
+    state = InstalledState("guestbook", "enabled", frozenset(), {})
+    errors = []
+
+    def bump() -> None:
+        with app.app_context():
+            try:
+                for _ in range(15):
+                    ctx = context_for(db.session.get(Store, store_id), "guestbook", state)
+                    ctx.kv.increment("hits")
+                    db.session.commit()
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=bump) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    store = db.session.get(Store, store_id)
+    assert kv(store, "guestbook", "hits") == 45
