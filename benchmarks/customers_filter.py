@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import psycopg
+import sqlalchemy as sa
 
 SCHEMA = "kedai_bench_filter"
 
 
 def percentile(samples: list[float], pct: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def generate(store_id: int, customers: int, orders: int) -> None:
@@ -44,7 +44,8 @@ def generate(store_id: int, customers: int, orders: int) -> None:
             INSERT INTO customers (store_id, email, phone, first_name, last_name,
                 accepts_marketing, note, location, salesperson, source, blacklisted,
                 blacklist_reason, orders_count, total_spent, created_at, updated_at)
-            SELECT {store_id}, 'c' || g || '@example.com', '+6012' || lpad((g % 10000000)::text, 7, '0'),
+            SELECT {store_id}, 'c' || g || '@example.com',
+                   '+6012' || lpad((g % 10000000)::text, 7, '0'),
                    'First' || (g % 5000), 'Last' || (g % 3000), g % 3 = 0, '', '', '', 'import',
                    g % 97 = 0, '', 0, 0,
                    now() - ((g % 730) || ' days')::interval, now()
@@ -182,7 +183,8 @@ def main() -> None:
     print(f"filter: spent >= 1000.00, orders >= 4, last order before {before}: {matched:,} match")
     print(f"kedai search_customers  p50 {ms(orm_p50)}  p95 {ms(orm_p95)}")
     print(f"raw SQL (psycopg)       p50 {ms(raw_p50)}  p95 {ms(raw_p95)}")
-    print(f"ratio kedai/raw p95: {orm_p95 / raw_p95:.2f}  (mean {statistics.mean(orm_times) / statistics.mean(raw_times):.2f})")
+    mean_ratio = statistics.mean(orm_times) / statistics.mean(raw_times)
+    print(f"ratio kedai/raw p95: {orm_p95 / raw_p95:.2f}  (mean {mean_ratio:.2f})")
     print(f"target p95 < 300 ms: {'met' if orm_p95 < 0.3 else 'NOT met'}")
     if not args.reuse:
         engine = sa.create_engine(base_url)

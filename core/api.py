@@ -12,13 +12,14 @@ cursors and add ``next_since`` / ``next_before`` instead.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, jsonify
-from flask_smorest import Api, Blueprint
+from flask import Flask, Response, jsonify, request
+from flask_smorest import Api, Blueprint, abort
 from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
@@ -37,6 +38,16 @@ def id_field(*, strict: bool = True, **kwargs: Any) -> fields.Int:
     """An integer id, 1 up to ``MAX_ID``: a JSON number in bodies (``strict``), digits in a
     query string (``strict=False``)."""
     return fields.Int(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class StrictBool(fields.Boolean):
+    """A JSON ``true`` or ``false`` and nothing else (marshmallow also takes 1, "yes", "on" …).
+    For bodies; query strings keep ``fields.Bool``, where ``true``/``false`` arrive as text."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class ApiErrorDetailSchema(Schema):
@@ -142,6 +153,28 @@ class ApiBlueprint(Blueprint):
         # raised inside these views (webargs 422s, Authlib 401/403).
         self.register_error_handler(HTTPException, api_error_response)
 
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
+        """flask-smorest's ``arguments``; a required JSON body must also be present and JSON
+        (webargs alone would load an absent body as ``{}``, turning a PATCH into a no-op)."""
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location != "json" or not kwargs.get("required", True):
+            return decorator
+
+        def require_body(view: Callable[..., Any]) -> Callable[..., Any]:
+            parsed = decorator(view)
+
+            @functools.wraps(parsed)
+            def checked(*args: Any, **view_kwargs: Any) -> Any:
+                if not request.get_data(cache=True):
+                    abort(422, messages={"body": ["A JSON body is required."]})
+                if not request.is_json:
+                    abort(415, message="Send the body as application/json.")
+                return parsed(*args, **view_kwargs)
+
+            return checked
+
+        return require_body
+
     def requires(self, scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorate an operation (outermost, so the token is checked before the input): it needs
         a bearer token with ``scope``. Documents the security scheme and the 401/403 answers."""
@@ -195,7 +228,7 @@ def api_error_response(error: HTTPException) -> Response:
         "code": "invalid" if code == 422 else _code_name(error),
         "message": error.description or error.name,
     }
-    headers: list[tuple[str, str]] = []
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     oauth_body = getattr(error, "body", None)
     if isinstance(oauth_body, str):
         try:
@@ -204,9 +237,10 @@ def api_error_response(error: HTTPException) -> Response:
             oauth = {}
         body["code"] = oauth.get("error", body["code"])
         body["message"] = oauth.get("error_description") or body["message"]
-        oauth_headers = getattr(error, "headers", None) or []
-        headers = [(k, v) for k, v in oauth_headers if k.lower() != "content-type"]
-    messages = (getattr(error, "data", None) or {}).get("messages")
+    data = getattr(error, "data", None) or {}
+    if isinstance(data.get("message"), str):
+        body["message"] = data["message"]
+    messages = data.get("messages")
     if messages:
         flat = _flatten(messages)
         first_field, first_problem = next(iter(flat.items()))

@@ -110,9 +110,9 @@ def _register_models() -> None:
     # Importing the model modules registers every core table on the metadata.
     import core.auth.models
     import core.customers.jobs
-    import core.executor
     import core.customers.models
     import core.events.models
+    import core.executor
     import core.jobs.models
     import core.orders.models
     import core.plugins.models
@@ -123,7 +123,6 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from core.admin import register_admin
     from core.api import register_api
-
     from core.plugins.storefront import bp as storefront_bp
     from core.plugins.storefront import render_slot
     from core.plugins.web import register_plugin_blueprints

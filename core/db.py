@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from plugin_sdk.db import NAMING_CONVENTION, UTCDateTime, new_registry, utcnow
 
-__all__ = ["NAMING_CONVENTION", "UTCDateTime", "Base", "db", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "UTCDateTime", "db", "utcnow"]
 
 class Base(DeclarativeBase):
     registry = new_registry()

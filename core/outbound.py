@@ -72,7 +72,7 @@ def client(*, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, allow: str | Non
     """An ``httpx.Client`` with timeouts and the address guard."""
     transport = httpx.HTTPTransport(retries=0)
     # httpx does not expose the network backend; the pool it builds takes one.
-    transport._pool._network_backend = GuardedBackend(allowed_networks(allow))  # noqa: SLF001
+    transport._pool._network_backend = GuardedBackend(allowed_networks(allow))
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
     return httpx.Client(transport=transport, timeout=timeout, headers=headers,
                         follow_redirects=False, **kwargs)

@@ -8,11 +8,11 @@ database session and a logger.
 """
 
 from plugin_sdk.context import (
+    Adjustment,
+    BulkAction,
     Checkout,
     CustomerFilterSpec,
-    BulkAction,
     Event,
-    Adjustment,
     LoginMethod,
     MessageChannel,
     Panel,
@@ -20,7 +20,6 @@ from plugin_sdk.context import (
     Shopper,
     StoreInfo,
 )
-from plugin_sdk.jobs import ScheduledJob
 from plugin_sdk.errors import (
     ChannelUnavailable,
     OutboundRefused,
@@ -28,8 +27,9 @@ from plugin_sdk.errors import (
     PluginError,
     SettingsInvalid,
 )
+from plugin_sdk.jobs import ScheduledJob
 from plugin_sdk.markers import hookimpl
-from plugin_sdk.plugin import PERMISSIONS, CATEGORIES, Plugin
+from plugin_sdk.plugin import CATEGORIES, PERMISSIONS, Plugin
 from plugin_sdk.settings import Color, Secret, Text, TextArea, Toggle
 from plugin_sdk.widgets import Widget
 

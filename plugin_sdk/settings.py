@@ -23,16 +23,16 @@ def _meta(kwargs: dict[str, Any], widget: str) -> dict[str, Any]:
     return kwargs
 
 
-def Text(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field type
+def Text(**kwargs: Any) -> fields.String:
     """A one-line text setting."""
     return fields.String(**_meta(kwargs, "text"))
 
 
-def TextArea(**kwargs: Any) -> fields.String:  # noqa: N802
+def TextArea(**kwargs: Any) -> fields.String:
     return fields.String(**_meta(kwargs, "textarea"))
 
 
-def Secret(**kwargs: Any) -> fields.String:  # noqa: N802
+def Secret(**kwargs: Any) -> fields.String:
     """A secret (API key, password): encrypted at rest, never rendered back; a blank submit
     keeps the stored value."""
     kwargs = _meta(kwargs, "secret")
@@ -40,14 +40,14 @@ def Secret(**kwargs: Any) -> fields.String:  # noqa: N802
     return fields.String(**kwargs)
 
 
-def Color(**kwargs: Any) -> fields.String:  # noqa: N802
+def Color(**kwargs: Any) -> fields.String:
     """A colour as ``#rrggbb``."""
     kwargs.setdefault("validate", validate.Regexp(r"^#[0-9a-fA-F]{6}$",
                                                   error="Use a colour like #1a2b3c."))
     return fields.String(**_meta(kwargs, "color"))
 
 
-def Toggle(**kwargs: Any) -> fields.Boolean:  # noqa: N802
+def Toggle(**kwargs: Any) -> fields.Boolean:
     return fields.Boolean(**_meta(kwargs, "toggle"))
 
 

@@ -29,7 +29,7 @@ from core.db import Base, db
 from core.stores.models import StaffUser, Store
 
 TEST_DB_URL = os.environ.get("KEDAI_TEST_DATABASE_URL", "")
-STAFF_PASSWORD = "correct horse battery"
+STAFF_PASSWORD = "correct horse battery"  # noqa: S105 - the test staff login
 
 
 def pytest_report_header() -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from core.api import (
     ID,
@@ -19,6 +19,7 @@ from core.api import (
     ApiBlueprint,
     PageArgsSchema,
     PageSchema,
+    StrictBool,
     api_actor,
     current_store,
     id_field,
@@ -41,8 +42,11 @@ from core.events.service import customer_timeline
 
 blp = ApiBlueprint("customers_api", __name__, description="Customers, their tags and custom fields")
 
-#: Filter dates become store-local midnights in UTC: keep a day's margin inside ``datetime``.
-_DATES = validate.Range(min=date(1900, 1, 1), max=date(9999, 12, 30))
+#: Filter dates become store-local midnights in UTC, a day later for inclusive ends. Nothing
+#: happened outside these days, and beyond them that arithmetic leaves ``datetime``'s range,
+#: so filter dates are clamped to them.
+_EARLIEST, _LATEST = date(1900, 1, 1), date(9999, 12, 30)
+_DATE_FILTERS = ("created_from", "created_to", "last_order_before", "last_order_after")
 _COUNT = validate.Range(min=0, max=2**31 - 1)
 _MINOR = validate.Range(min=0, max=2**63 - 1)
 PLUGIN_ARG = "plugin."
@@ -60,14 +64,14 @@ class CustomerFilterSchema(Schema):
         validate=validate.Length(max=200),
         metadata={"description": "Search in name, email and phone"},
     )
-    created_from = fields.Date(validate=_DATES)
-    created_to = fields.Date(validate=_DATES)
+    created_from = fields.Date()
+    created_to = fields.Date()
     orders_min = fields.Int(validate=_COUNT)
     orders_max = fields.Int(validate=_COUNT)
     spent_min = fields.Int(validate=_MINOR, metadata={"description": "Minor units"})
     spent_max = fields.Int(validate=_MINOR, metadata={"description": "Minor units"})
-    last_order_before = fields.Date(validate=_DATES)
-    last_order_after = fields.Date(validate=_DATES)
+    last_order_before = fields.Date()
+    last_order_after = fields.Date()
     tag = fields.List(
         fields.Str(validate=validate.Length(min=1, max=64)),
         metadata={"description": "Tag names (repeat for several): customers with any of them"},
@@ -89,11 +93,25 @@ class CustomerListArgsSchema(CustomerFilterSchema, PageArgsSchema):
 
 
 class BulkFilterSchema(CustomerFilterSchema):
+    """The list's filters as a JSON object (so numbers and booleans are JSON ones)."""
+
+    orders_min = fields.Int(strict=True, validate=_COUNT)
+    orders_max = fields.Int(strict=True, validate=_COUNT)
+    spent_min = fields.Int(strict=True, validate=_MINOR, metadata={"description": "Minor units"})
+    spent_max = fields.Int(strict=True, validate=_MINOR, metadata={"description": "Minor units"})
+    blacklisted = StrictBool()
+    accepts_marketing = StrictBool()
     plugin = fields.Dict(
         keys=fields.Str(validate=validate.Length(min=1, max=100)),
         values=fields.Str(validate=validate.Length(max=200)),
         metadata={"description": "Filters of the store's plugins by key, as `plugin.<key>`"},
     )
+
+
+class CustomerInputSchema(CustomerSchema):
+    """A customer as created or changed (the same fields; booleans are JSON booleans)."""
+
+    accepts_marketing = StrictBool()
 
 
 class CustomerPageSchema(PageSchema):
@@ -159,13 +177,6 @@ class BulkTagsSchema(Schema):
     add = fields.List(fields.Str(validate=validate.Length(min=1, max=64)), load_default=list)
     remove = fields.List(fields.Str(validate=validate.Length(min=1, max=64)), load_default=list)
 
-    @validates_schema
-    def _selection_and_change(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not data.get("ids") and "filter" not in data:
-            raise ValidationError("Give ids or a filter.", "ids")
-        if not data["add"] and not data["remove"]:
-            raise ValidationError("Give tags to add or remove.", "add")
-
 
 class BulkTagsResultSchema(Schema):
     added = fields.Int(required=True, metadata={"description": "Customers that gained a tag"})
@@ -177,11 +188,15 @@ class TagListSchema(Schema):
 
 
 class CustomFieldInputSchema(CustomFieldSchema):
-    position = fields.Int(load_default=0, validate=validate.Range(min=-MAX_ID, max=MAX_ID))
+    required = StrictBool(load_default=False)
+    position = fields.Int(
+        load_default=0, strict=True, validate=validate.Range(min=-MAX_ID, max=MAX_ID)
+    )
 
 
 class CustomFieldChangesSchema(CustomFieldUpdateSchema):
-    position = fields.Int(validate=validate.Range(min=-MAX_ID, max=MAX_ID))
+    required = StrictBool()
+    position = fields.Int(strict=True, validate=validate.Range(min=-MAX_ID, max=MAX_ID))
 
 
 class CustomFieldListSchema(Schema):
@@ -196,13 +211,15 @@ def customer_filter(args: dict[str, Any]) -> service.CustomerFilter:
     matches nobody)."""
     store = current_store()
     names = set(args.get("tag") or ())
-    flt = service.CustomerFilter(
-        **{
-            key: value
-            for key, value in args.items()
-            if key not in ("tag", "sort", "order", "page", "per_page")
-        }
-    )
+    values = {
+        key: value
+        for key, value in args.items()
+        if key not in ("tag", "sort", "order", "page", "per_page")
+    }
+    for key in _DATE_FILTERS:
+        if key in values:
+            values[key] = min(max(values[key], _EARLIEST), _LATEST)
+    flt = service.CustomerFilter(**values)
     if names:
         flt.tag_ids = [tag.id for tag in service.list_tags(store) if tag.name in names] or [0]
     return flt
@@ -247,7 +264,7 @@ class Customers(MethodView):
         return page_body(results, [_dump(c) for c in results.items])
 
     @blp.requires("customers:write")
-    @blp.arguments(CustomerSchema)
+    @blp.arguments(CustomerInputSchema)
     @blp.response(201, CustomerSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a customer
@@ -278,7 +295,7 @@ class CustomerItem(MethodView):
         return _dump(_customer(customer_id))
 
     @blp.requires("customers:write")
-    @blp.arguments(CustomerSchema)
+    @blp.arguments(CustomerInputSchema)
     @blp.response(200, CustomerSchema)
     def patch(self, data: dict[str, Any], customer_id: int) -> dict[str, Any]:
         """Change a customer
@@ -414,9 +431,11 @@ class CustomerBulkTags(MethodView):
         """Add and remove tags on many customers
 
         The customers are `ids`, or everyone the `filter` matches (the list's filters), or the
-        ids among those the filter matches when both are given. Tags to add are created when
-        new; removal names tags that exist.
+        ids among those the filter matches when both are given; without either nobody is
+        selected. Tags to add are created when new; removal names tags that exist.
         """
+        if "filter" not in data and not data.get("ids"):
+            return {"added": 0, "removed": 0}
         store = current_store()
         filter_args = dict(data.get("filter") or {})
         plugin = filter_args.pop("plugin", {})

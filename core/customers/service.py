@@ -199,9 +199,10 @@ def update_customer(
         if {t.id for t in new_tags} != {t.id for t in customer.tags}:
             customer.tags = new_tags
             changed["tags"] = sorted(t.name for t in new_tags)
-    if custom_fields:
-        if _apply_field_values(store, customer, custom_fields, enforce_required=False):
-            changed["fields"] = sorted(custom_fields)
+    if custom_fields and _apply_field_values(
+        store, customer, custom_fields, enforce_required=False
+    ):
+        changed["fields"] = sorted(custom_fields)
     if changed:
         customer.updated_at = utcnow()
         db.session.flush()

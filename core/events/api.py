@@ -40,7 +40,7 @@ class EventFeedArgsSchema(Schema):
     )
     types = DelimitedList(
         fields.Str(validate=validate.Length(min=1, max=100)),
-        validate=validate.Length(max=50),
+        validate=validate.Length(min=1, max=50),
         metadata={"description": "Comma-separated event types (default: every type)"},
     )
     limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -103,10 +104,8 @@ class _Customers(CustomersFacade):
             customer = customer_service.find_by_email(self._store(), email)
             found += [customer] if customer else []
         if phone:
-            try:
+            with suppress(KedaiError):  # not a phone number: nobody has it
                 found += customer_service.find_by_phone(self._store(), phone)
-            except KedaiError:
-                pass
         unique = {c.id: c for c in found}
         return [customer_snapshot(c) for c in unique.values()]
 

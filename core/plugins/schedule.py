@@ -92,8 +92,9 @@ def run_schedule(now: datetime | None = None) -> int:
         store = db.session.get(Store, store_id)
         local = now.astimezone(ZoneInfo(store.timezone))
         day, clock = local.date().isoformat(), local.strftime("%H:%M")
+        today = local.date()
         due: list[tuple[str, Callable[[], Any]]] = [
-            (job.name, lambda job=job: job.run(store, local.date()))
+            (job.name, lambda job=job, store=store, today=today: job.run(store, today))
             for job in _core_jobs if clock >= job.at
         ]
         view = store_view(store)

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from marshmallow import ValidationError as SchemaError
 from marshmallow.utils import missing
 
+from core import crypto as secrets
 from core.db import db, utcnow
 from core.errors import Conflict, NotFound, ValidationError
-from core import crypto as secrets
 from core.plugins.manager import InstalledState, StoreView, call_impl, host
 from core.plugins.models import (
     EventDelivery,

@@ -6,7 +6,8 @@ stable across retries; ``webhook-timestamp``; ``webhook-signature`` = ``v1,<base
 and sent through the guarded outbound client. A 2xx answer is success; anything else is retried
 on the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 28 hours).
 An endpoint whose delivery used up every retry with no success since it started failing (at
-least ``DISABLE_AFTER``) is disabled with a notice to the merchant; ``GET /api/v1/events?since=`` lets a receiver catch up on what it missed.
+least ``DISABLE_AFTER``) is disabled with a notice to the merchant;
+``GET /api/v1/events?since=`` lets a receiver catch up on what it missed.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def test_search_treats_like_wildcards_literally(store, shoppers):
 
 
 def test_filters_on_spend_orders_and_last_order(store, shoppers):
-    alice, bob, chen = shoppers
+    alice, _bob, _chen = shoppers
     assert alice.total_spent == 70_000 and alice.orders_count == 2
     spent = service.search_customers(store, CustomerFilter(spent_min=10_000))
     assert emails(spent) == ["alice@example.com"]
@@ -144,7 +144,7 @@ def test_filters_combine_and_sort_with_nulls_last(store, shoppers):
 
 
 def test_filter_by_tag_blacklist_and_custom_field(store, shoppers):
-    alice, bob, chen = shoppers
+    _alice, bob, chen = shoppers
     service.define_field(store, key="branch", label="Branch", field_type="dropdown",
                          options=["Penang", "Taipei"])
     service.update_customer(store, chen, {}, tags=["VIP"], custom_fields={"branch": "Taipei"})
@@ -199,7 +199,7 @@ def test_tags_create_rename_describe_delete(store, customer):
 
 
 def test_bulk_tag_a_whole_filter_result_and_remove_again(store, shoppers):
-    alice, bob, chen = shoppers
+    alice, bob, _chen = shoppers
     changed = service.bulk_tag(store, CustomerFilter(orders_min=1), ["Buyer"])
     db.session.commit()
     assert changed == 2

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from core.customers.service import create_customer, update_customer
 from core.db import db
+from core.errors import Conflict
 from core.events.models import Event
 from core.events.service import customer_timeline, store_events
 from core.stores.models import Store
@@ -30,7 +31,7 @@ def test_an_event_exists_exactly_when_its_change_committed(store):
 def test_a_failed_change_leaves_no_event(store):
     create_customer(store, {"email": "one@example.com"})
     db.session.commit()
-    with pytest.raises(Exception):
+    with pytest.raises(Conflict):
         create_customer(store, {"email": "ONE@example.com"})
     db.session.rollback()
     assert len(events_of(store)) == 1

@@ -1,4 +1,6 @@
-"""The plugin host through its services: installation, settings, delivery, isolation (P-02..P-05)."""
+"""The plugin host through its services: installation, settings, delivery, isolation.
+
+Features P-02 to P-05."""
 
 from __future__ import annotations
 
