@@ -78,8 +78,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_error_handlers(app)
 
-    @app.before_request
-    def _read_only_requests_share_sqlite() -> None:
+    # A URL value preprocessor, not before_request: blueprints' preprocessors load rows (the
+    # storefront's store) and must already run in a read-only transaction.
+    @app.url_value_preprocessor
+    def _read_only_requests_share_sqlite(endpoint: str | None, values: Any) -> None:
         g.write_intent_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
 
     @app.teardown_request
