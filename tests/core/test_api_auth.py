@@ -12,7 +12,7 @@ from core.customers import service as customers
 from core.db import db
 from core.events.service import record_event
 from core.orders import service as orders
-from tests.conftest import api_token
+from tests.conftest import api_token, events_of
 
 #: Every operation of the API with the scope it needs. Ids are filled in per test.
 OPERATIONS = [
@@ -266,6 +266,26 @@ def test_routing_errors_share_the_error_shape(api, things):
     wrong_method = api.put("/customers")
     assert wrong_method.status_code == 405
     assert wrong_method.json["error"]["code"] == "method_not_allowed"
+    assert set(wrong_method.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+def test_a_required_body_must_be_present_and_json(api, store, things):
+    customer = f"/customers/{things['customer']}"
+    absent = api.patch(customer)
+    assert absent.status_code == 422
+    assert absent.json["error"] == {
+        "code": "invalid",
+        "message": "body: A JSON body is required.",
+        "field": "body",
+        "errors": {"body": "A JSON body is required."},
+    }
+    form = api.patch(customer, data={"first_name": "Form"})
+    assert form.status_code == 415
+    assert form.json["error"]["message"] == "Send the body as application/json."
+    broken = api.patch(customer, data="{", content_type="application/json")
+    assert broken.status_code == 400
+    assert broken.json["error"]["code"] == "bad_request"
+    assert events_of(store, "customer.updated") == []
 
 
 def test_text_no_database_can_store_is_422_naming_the_input(api, store, things):

@@ -147,12 +147,19 @@ def test_list_search_and_filters(api, store):
     ]
 
 
+def test_list_takes_dates_at_the_ends_of_the_calendar(api, store, paid_order):
+    everyone = "/customers?created_from=0001-01-01&created_to=9999-12-31"
+    assert emails(api.get(everyone)) == ["mei@example.com"]
+    assert emails(api.get("/customers?last_order_after=9999-12-31")) == []
+    assert emails(api.get("/customers?last_order_before=0001-01-01")) == []
+    assert emails(api.get("/customers?last_order_before=9999-12-31")) == ["mei@example.com"]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
         ("created_from=2024-13-01", "created_from"),
         ("last_order_before=yesterday", "last_order_before"),
-        ("created_to=9999-12-31", "created_to"),
         ("orders_min=-1", "orders_min"),
         ("spent_max=lots", "spent_max"),
         ("sort=email", "sort"),
@@ -218,6 +225,8 @@ def test_create_with_tags_and_fields(api, store):
         ({"email": "a@example.com", "tags": [""]}, 422, "tags.0"),
         ({"email": "a@example.com", "total_spent": 100}, 422, "total_spent"),
         ({"email": "a@example.com", "first_name": None}, 422, "first_name"),
+        ({"email": "a@example.com", "accepts_marketing": 1}, 422, "accepts_marketing"),
+        ({"email": "a@example.com", "accepts_marketing": "yes"}, 422, "accepts_marketing"),
         ({"email": "mei@example.com"}, 409, "email"),
     ],
 )
@@ -438,12 +447,20 @@ def test_bulk_tags_by_ids_and_by_filter(api, store, customer):
     assert api.get(f"/customers/{third.id}").json["tags"] == ["All"]
 
 
+def test_bulk_tags_without_a_selection_change_nobody(api, store, customer):
+    for body in ({"add": ["VIP"]}, {"ids": [], "add": ["VIP"]}, {"ids": [customer.id]}):
+        response = api.post("/customers/bulk/tags", json=body)
+        assert response.status_code == 200 and response.json == {"added": 0, "removed": 0}
+    assert events_of(store, "customer.updated") == []
+    assert customers.list_tags(store) == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"add": ["VIP"]}, "ids"),
-        ({"ids": [], "add": ["VIP"]}, "ids"),
-        ({"ids": [1]}, "add"),
+        ({"ids": ["1"], "add": ["VIP"]}, "ids.0"),
+        ({"filter": {"blacklisted": 1}, "add": ["VIP"]}, "filter.blacklisted"),
+        ({"filter": {"orders_min": "1"}, "add": ["VIP"]}, "filter.orders_min"),
         ({"filter": {"created_from": "soon"}, "add": ["VIP"]}, "filter.created_from"),
         ({"filter": {"plugin": {"tier": "gold"}}, "add": ["VIP"]}, "plugin.tier"),
     ],
@@ -539,6 +556,8 @@ def test_custom_fields_define_list_change_delete(api, store, customer):
         ({"key": "branch", "label": "B", "field_type": "number"}, 422, "field_type"),
         ({"key": "branch", "label": "B", "field_type": "dropdown"}, 422, "options"),
         ({"key": "branch", "label": "B", "field_type": "text", "position": 2**40}, 422, "position"),
+        ({"key": "branch", "label": "B", "field_type": "text", "position": 1.5}, 422, "position"),
+        ({"key": "branch", "label": "B", "field_type": "text", "required": 1}, 422, "required"),
         ({"key": "taken", "label": "B", "field_type": "text"}, 409, "key"),
     ],
 )

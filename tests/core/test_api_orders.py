@@ -280,7 +280,13 @@ def test_event_feed_filters_types(api, store, customer, paid_order):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("since=-1", "since"), ("since=abc", "since"), ("limit=0", "limit"), ("limit=1001", "limit")],
+    [
+        ("since=-1", "since"),
+        ("since=abc", "since"),
+        ("types=", "types"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+    ],
 )
 def test_event_feed_refuses_bad_arguments(api, query, field):
     response = api.get(f"/events?{query}")
