@@ -70,6 +70,10 @@ def _bump(store: Store) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.expire(store, ["plugins_version"])
+    # Other processes notice the new version within a second (FRESH_SECONDS); this one now.
+    from core.plugins.storefront import forget_store
+
+    forget_store(store.slug)
 
 
 # --- settings --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import OrderedDict
 from threading import Lock
 from typing import Any
@@ -66,6 +67,7 @@ class _RenderedCache:
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
+        _fresh.clear()
 
     def put(self, key: str, value: bytes) -> None:
         with self.lock:
@@ -105,14 +107,58 @@ def _page_name() -> str:
         page == "*" else "*"
 
 
+#: How long a process answers an anonymous widget list from memory without looking at the
+#: store's ``plugins_version``: a change shows within this second, well inside the
+#: ``max-age=60`` shared caches already get, and a busy storefront skips the database.
+FRESH_SECONDS = 1.0
+_fresh: dict[tuple[str, str, str], tuple[float, str]] = {}
+
+
+def forget_store(slug: str) -> None:
+    """Drop this process's fresh answers for a store (its plugins just changed here)."""
+    for key in [k for k in _fresh if k[0] == slug]:
+        _fresh.pop(key, None)
+
+
+def _wanted_locale() -> str:
+    """The shopper's language preference, before the store's default fills a gap."""
+    wanted = request.args.get("locale")
+    if wanted in LOCALES:
+        return wanted
+    return request.accept_languages.best_match(LOCALES) or ""
+
+
+def _public(etag: str) -> Response:
+    g.public_response = True
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        data = rendered.get(etag)
+        if data is None:
+            return None  # type: ignore[return-value]
+        response = Response(data, mimetype="application/json")
+    response.set_etag(etag, weak=True)
+    response.headers["Cache-Control"] = "public, max-age=60, stale-while-revalidate=300"
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
 @bp.get("/widgets")
 def widgets() -> Response:
     """The widgets of the store's enabled plugins for ``?page=``, as JSON."""
-    store = current_store()
     page = _page_name()
+    token = request_token()
+    key = (g.get("kedai_store_slug", ""), page, _wanted_locale())
+    if token is None:
+        fresh = _fresh.get(key)
+        if fresh is not None and fresh[0] > time.monotonic():
+            response = _public(fresh[1])
+            if response is not None:
+                return response
+    store = current_store()
     locale = widget_locale(store)
     g.locale = locale
-    shopper = shopper_of(customer_from_token(store, request_token()))
+    shopper = shopper_of(customer_from_token(store, token))
     if shopper is not None:
         body = {"store": store.slug, "page": page, "locale": locale,
                 "widgets": widget_payload(store, page, shopper)}
@@ -120,22 +166,14 @@ def widgets() -> Response:
         response.headers["Cache-Control"] = "private, no-store"
         return response
     etag = anonymous_etag(store, page, locale)
-    g.public_response = True
-    if request.if_none_match.contains_weak(etag):
-        response = Response(status=304)
-    else:
-        data = rendered.get(etag)
-        if data is None:
-            body = {"store": store.slug, "page": page, "locale": locale,
-                    "widgets": [w for w in widget_payload(store, page, None)
-                                if not w["personal"]]}
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-            rendered.put(etag, data)
-        response = Response(data, mimetype="application/json")
-    response.set_etag(etag, weak=True)
-    response.headers["Cache-Control"] = "public, max-age=60, stale-while-revalidate=300"
-    response.headers["Vary"] = "Accept-Language"
-    return response
+    if rendered.get(etag) is None:
+        body = {"store": store.slug, "page": page, "locale": locale,
+                "widgets": [w for w in widget_payload(store, page, None) if not w["personal"]]}
+        rendered.put(etag, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    if len(_fresh) > _CACHE_SIZE:
+        _fresh.clear()
+    _fresh[key] = (time.monotonic() + FRESH_SECONDS, etag)
+    return _public(etag)
 
 
 @bp.route("/widgets", methods=["OPTIONS"])

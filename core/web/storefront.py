@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from core.customers.models import Customer
 from core.db import db
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden
 from core.extensions import csrf
 from core.stores.models import Store
 from core.stores.service import get_store
@@ -30,18 +30,16 @@ def storefront_blueprint(name: str, import_name: str, url_prefix: str = "") -> B
     csrf.exempt(bp)
 
     @bp.url_value_preprocessor
-    def _load_store(endpoint: str | None, values: dict[str, Any] | None) -> None:
-        slug = (values or {}).pop("store_slug", "")
-        try:
-            g.kedai_store = get_store(slug)
-        except NotFound:
-            g.kedai_store = None
+    def _take_slug(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # The store is loaded when a view first asks (``current_store``), so a view that can
+        # answer from a cache never touches the database.
+        g.kedai_store_slug = (values or {}).pop("store_slug", "")
 
     @bp.url_defaults
     def _add_store(endpoint: str, values: dict[str, Any]) -> None:
-        store = g.get("kedai_store")
-        if store is not None:
-            values.setdefault("store_slug", store.slug)
+        slug = g.get("kedai_store_slug")
+        if slug:
+            values.setdefault("store_slug", slug)
 
     @bp.after_request
     def _cors(response: Response) -> Response:
@@ -56,9 +54,10 @@ def storefront_blueprint(name: str, import_name: str, url_prefix: str = "") -> B
 
 
 def current_store() -> Store:
+    """The store named in the URL, loaded once per request; ``NotFound`` if there is none."""
     store = g.get("kedai_store")
     if store is None:
-        raise NotFound("there is no such store", field="store")
+        store = g.kedai_store = get_store(g.get("kedai_store_slug", ""))
     return store
 
 

@@ -115,3 +115,24 @@ def test_server_side_slot_renders_the_same_widgets(app, store, guestbook):
         html = render_slot(store.slug, "home", "header")
         assert 'data-kedai-plugin="guestbook"' in html and "Selamat datang!" in html
         assert render_slot(store.slug, "home", "footer") == ""
+
+
+def test_a_busy_anonymous_list_is_answered_without_the_database(storefront, guestbook, app):
+    import sqlalchemy as sa
+
+    from core.db import db
+
+    storefront.get("/widgets?page=home")
+    statements = []
+
+    def count(*args, **kwargs):
+        statements.append(args)
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        again = storefront.get("/widgets?page=home")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert again.status_code == 200 and "Selamat datang" in again.text
+    assert statements == []
