@@ -16,7 +16,7 @@ from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 
 from core.auth.models import ApiToken
-from core.db import db, utcnow
+from core.db import db, utcnow, writing
 from core.errors import ValidationError
 from core.stores.models import Store
 
@@ -82,8 +82,14 @@ class KedaiBearerValidator(BearerTokenValidator):
         now = utcnow()
         # Write last use at most once a minute: a busy integration should not write per call.
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            token.last_used_at = now
+            # A GET runs in a read-only transaction: end it, and write in one of its own.
             db.session.commit()
+            with writing():
+                db.session.execute(
+                    sa.update(ApiToken).where(ApiToken.id == token.id)
+                    .values(last_used_at=now).execution_options(synchronize_session=False)
+                )
+                db.session.commit()
         return _Grant(token)
 
 

@@ -729,7 +729,7 @@ def search_customers(
     tiebreak = Customer.id.desc() if descending else Customer.id.asc()
     query = (
         _apply_filter(store, sa.select(Customer), flt)
-        .options(selectinload(Customer.tags))
+        .options(selectinload(Customer.tags), selectinload(Customer.field_values))
         .order_by(nulls, tiebreak)
     )
     return db.paginate(query, page=page, per_page=min(max(per_page, 1), 500), error_out=False)

@@ -183,7 +183,7 @@ def cancel(store: Store, order: Order, *, reason: str = "", actor: str = "system
     if order.status == "paid" and order.refundable:
         refunded = order.refundable
         order.refunds.append(
-            Refund(store_id=store.id, amount=refunded, reason=reason or "cancelled")
+            Refund(store_id=store.id, amount=refunded, reason=(reason or "cancelled")[:500])
         )
         order.refunded_total += refunded
     order.status = "cancelled"
