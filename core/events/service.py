@@ -95,7 +95,8 @@ def _flush_pending_events(session: Session) -> None:
         ).one()
         for offset, row in enumerate(rows):
             row["seq"] = last - len(rows) + 1 + offset
-    session.execute(sa.insert(Event), pending)
+    # Core, not ORM, insert: the rows are plain dicts and nothing is loaded back.
+    session.connection().execute(sa.insert(Event.__table__), pending)
     for store_id, rows in by_store.items():
         for consumer in _consumers:
             consumer(session, store_id, versions[store_id], rows)

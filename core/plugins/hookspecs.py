@@ -50,7 +50,8 @@ def register_blueprints() -> list[Any]:
 @hookspec
 def register_cli(cli: Any) -> None:
     """Add ``click`` commands to ``cli``, the ``kedai plugins run <id>`` group of this plugin.
-    Runs once per process, when the ``kedai`` command starts."""
+    Runs when that group is used (``kedai plugins run <id> --help`` lists what it added), once
+    per process; ``--store SLUG`` on the group gives the commands ``current_context()``."""
 
 
 @hookspec
