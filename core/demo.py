@@ -13,7 +13,10 @@ from flask import current_app
 
 from core.customers import service as customer_service
 from core.db import db, utcnow
+from core.errors import KedaiError
 from core.orders import service as order_service
+from core.plugins import service as plugin_service
+from core.plugins.manager import host
 from core.stores.models import StaffUser, Store
 from core.stores.service import create_staff, create_store
 
@@ -219,12 +222,53 @@ def seed_demo(customers: int = 300, seed: int = 7) -> tuple[str, str]:
             source="storefront",
             actor="system:demo",
         )
+    install_demo_plugins(store)
     db.session.commit()
     login = (DEMO_EMAIL, password)
     path = _login_file()
     path.write_text(json.dumps({"email": login[0], "password": login[1]}))
     path.chmod(0o600)
     return login
+
+
+def first_party_plugins() -> list[str]:
+    """Ids of the loaded plugins that ship with Kedai (the ``plugins`` package)."""
+    return sorted(
+        plugin_id
+        for plugin_id, plugin in host.plugins.items()
+        if type(plugin).__module__.split(".")[0] == "plugins"
+    )
+
+
+def install_demo_plugins(store: Store, plugin_ids: list[str] | None = None) -> dict[str, str]:
+    """Install ``plugin_ids`` (default: the first-party plugins) into ``store`` and enable each
+    one that works without an outside account: one whose settings are valid as they come and
+    whose requirements are enabled. The others stay installed and disabled, waiting for the
+    merchant's credentials. Returns each plugin's status, or why it could not be installed."""
+    plugin_ids = first_party_plugins() if plugin_ids is None else plugin_ids
+    status: dict[str, str] = {}
+    for plugin_id in plugin_ids:
+        try:
+            with db.session.begin_nested():
+                plugin_service.install(store, plugin_id, consent=True, actor="system:demo")
+            status[plugin_id] = "disabled"
+        except KedaiError as exc:
+            status[plugin_id] = f"not installed: {exc.message}"
+    # A plugin may require another listed after it: go round until nothing more enables.
+    progress = True
+    while progress:
+        progress = False
+        for plugin_id in plugin_ids:
+            if status[plugin_id] != "disabled":
+                continue
+            try:
+                with db.session.begin_nested():
+                    plugin_service.enable(store, plugin_id, actor="system:demo")
+            except KedaiError:
+                continue
+            status[plugin_id] = "enabled"
+            progress = True
+    return status
 
 
 def owner(store: Store) -> StaffUser | None:
