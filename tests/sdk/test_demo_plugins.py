@@ -1,4 +1,4 @@
-"""The demo store gets the first-party plugins: installed, and enabled where no account is needed."""
+"""The demo store gets the first-party plugins, enabled where no outside account is needed."""
 
 from __future__ import annotations
 
