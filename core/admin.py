@@ -19,17 +19,22 @@ NAV: list[tuple[str, Any]] = [
     ("customers_admin.fields", _l("Custom fields")),
     ("customers_io.import_start", _l("Import")),
     ("plugins_admin.index", _l("Marketplace")),
+    ("apps_admin.index", _l("Apps")),
+    ("webhooks_admin.index", _l("Webhooks")),
 ]
 
 
 def register_admin(app: Flask) -> None:
+    from core.apps.admin import bp as apps_bp
     from core.auth.admin import bp as auth_bp
     from core.customers.admin import bp as customers_bp
     from core.customers.admin_io import bp as customers_io_bp
     from core.orders.admin import bp as orders_bp
     from core.plugins.admin import bp as plugins_bp
+    from core.webhooks.admin import bp as webhooks_bp
 
-    for blueprint in (auth_bp, customers_bp, customers_io_bp, orders_bp, plugins_bp):
+    for blueprint in (auth_bp, customers_bp, customers_io_bp, orders_bp, plugins_bp, apps_bp,
+                      webhooks_bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor

@@ -200,10 +200,11 @@ class ApiBlueprint(Blueprint):
 
 
 def api_actor() -> str:
-    """Who the events of this request name: ``api:<token id>``."""
+    """Who the events of this request name: ``api:<token id>``, or ``app:<client id>`` for an
+    installed app's OAuth token."""
     from authlib.integrations.flask_oauth2 import current_token
 
-    return f"api:{current_token.token.id}"
+    return str(current_token.actor)
 
 
 def current_store() -> Any:
@@ -285,13 +286,17 @@ def register_api(app: Flask, api: Api) -> None:
     from core.customers.api import blp as customers_blp
     from core.events.api import blp as events_blp
     from core.orders.api import blp as orders_blp
+    from core.plugins.api import blp as plugins_blp
+    from core.webhooks.api import blp as webhooks_blp
 
     api.spec.components.security_scheme(
-        "bearer", {"type": "http", "scheme": "bearer", "description": "An API token (kd_…)"}
+        "bearer",
+        {"type": "http", "scheme": "bearer",
+         "description": "An API token (kd_…) or an app's OAuth access token (kdo_…)"},
     )
     # flask-smorest documents its own error body for 422 and ``default``; ours differs.
     api.ERROR_SCHEMA = ApiErrorSchema
     api._register_responses()
-    for blueprint in (customers_blp, orders_blp, events_blp):
+    for blueprint in (customers_blp, orders_blp, events_blp, webhooks_blp, plugins_blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -110,6 +110,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_models() -> None:
     # Importing the model modules registers every core table on the metadata.
+    import core.apps.models
     import core.auth.models
     import core.customers.jobs
     import core.customers.models
@@ -132,6 +133,9 @@ def _register_blueprints(app: Flask) -> None:
     api.init_app(app)
     register_api(app, api)
     register_admin(app)
+    from core.apps.oauth import register_oauth
+
+    register_oauth(app)
     from core.customers.storefront import bp as accounts_bp
     from core.orders.storefront import bp as checkout_bp
 

@@ -199,9 +199,13 @@ def work_once_command(schedule: bool) -> None:
 
 def _register_area_commands() -> None:
     """Commands that live with their area (import/export with customers …)."""
+    from core.apps.cli import register as register_apps
     from core.plugins.cli import register as register_plugins
+    from core.webhooks.cli import register as register_webhooks
 
     register_plugins(main)
+    register_apps(main)
+    register_webhooks(main)
     try:
         from core.customers.cli import register as register_customers
     except ImportError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
@@ -18,14 +19,22 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from core.auth.models import ApiToken
 from core.db import db, utcnow, writing
 from core.errors import ValidationError
+from core.i18n import lazy_gettext as _l
 from core.stores.models import Store
 
+#: Every scope of the admin API, described in the merchant's words (the consent page and the
+#: admin show these; ``docs/api.md`` lists what each allows).
 SCOPES = {
-    "customers:read": "Read customers, tags and custom fields",
-    "customers:write": "Create and change customers, tags and custom fields",
-    "orders:read": "Read orders",
-    "orders:write": "Create orders and change their status",
-    "events:read": "Read the event log",
+    "customers:read": _l("See your customers, their tags, custom fields and history"),
+    "customers:write": _l(
+        "Add and change customers, their tags and custom fields; merge, blacklist or erase them"
+    ),
+    "orders:read": _l("See your orders"),
+    "orders:write": _l("Place orders and mark them paid, fulfilled, cancelled or refunded"),
+    "webhooks:read": _l("See where your store sends its events, and what was sent"),
+    "webhooks:write": _l("Send your store's events to other addresses, and change where they go"),
+    "plugins:read": _l("See which plugins your store uses"),
+    "events:read": _l("Read everything that happens in your store, as it happens"),
 }
 
 
@@ -61,6 +70,8 @@ class _Grant:
     def __init__(self, token: ApiToken) -> None:
         self.token = token
         self.store_id = token.store_id
+        #: Who the events of its requests name.
+        self.actor = f"api:{token.id}"
 
     def get_scope(self) -> str:
         return self.token.scopes
@@ -73,7 +84,13 @@ class _Grant:
 
 
 class KedaiBearerValidator(BearerTokenValidator):
-    def authenticate_token(self, token_string: str) -> _Grant | None:
+    """API tokens (``kd_…``) and OAuth access tokens of installed apps (``kdo_…``)."""
+
+    def authenticate_token(self, token_string: str) -> Any:
+        if token_string.startswith("kdo_"):
+            from core.apps.oauth import authenticate_access_token
+
+            return authenticate_access_token(token_string)
         token = db.session.scalar(
             sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token_string))
         )

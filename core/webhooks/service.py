@@ -62,7 +62,13 @@ def new_secret() -> str:
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValidationError(f"not a URL: {exc}", field="url") from exc
+    if any(char.isspace() or ord(char) < 32 for char in url.strip()):
+        raise ValidationError("the URL cannot contain spaces or control characters", field="url")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValidationError("the URL must start with https:// (or http://) and name a host",
                               field="url")
@@ -143,10 +149,31 @@ def deliveries(store: Store, endpoint_id: int | None = None, limit: int = 100
     return list(db.session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit)))
 
 
-def redeliver(store: Store, delivery_id: int) -> WebhookDelivery:
-    """Send a delivery again now (a merchant's manual redelivery), whatever its status."""
-    delivery = db.session.scalar(sa.select(WebhookDelivery).where(
-        WebhookDelivery.store_id == store.id, WebhookDelivery.id == delivery_id))
+def disabled_endpoints(store: Store) -> list[WebhookEndpoint]:
+    """Endpoints Kedai disabled after sustained failure (the merchant is told until they act)."""
+    return list(db.session.scalars(sa.select(WebhookEndpoint).where(
+        WebhookEndpoint.store_id == store.id, WebhookEndpoint.enabled.is_(False),
+        WebhookEndpoint.disabled_reason != "").order_by(WebhookEndpoint.id)))
+
+
+def last_deliveries(store: Store) -> dict[int, WebhookDelivery]:
+    """Each endpoint's most recent delivery, by endpoint id."""
+    latest = (sa.select(sa.func.max(WebhookDelivery.id))
+              .where(WebhookDelivery.store_id == store.id)
+              .group_by(WebhookDelivery.endpoint_id))
+    rows = db.session.scalars(sa.select(WebhookDelivery).where(WebhookDelivery.id.in_(latest)))
+    return {row.endpoint_id: row for row in rows}
+
+
+def redeliver(store: Store, delivery_id: int, *, endpoint_id: int | None = None
+              ) -> WebhookDelivery:
+    """Send a delivery again now (a merchant's manual redelivery), whatever its status.
+    ``endpoint_id`` (from a URL) must be the delivery's own."""
+    query = sa.select(WebhookDelivery).where(
+        WebhookDelivery.store_id == store.id, WebhookDelivery.id == delivery_id)
+    if endpoint_id is not None:
+        query = query.where(WebhookDelivery.endpoint_id == endpoint_id)
+    delivery = db.session.scalar(query)
     if delivery is None:
         raise NotFound(f"webhook delivery {delivery_id} not found")
     delivery.status = "pending"

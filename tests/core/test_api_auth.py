@@ -12,6 +12,8 @@ from core.customers import service as customers
 from core.db import db
 from core.events.service import record_event
 from core.orders import service as orders
+from core.webhooks import service as webhooks
+from core.webhooks.models import WebhookDelivery
 from tests.conftest import api_token, events_of
 
 #: Every operation of the API with the scope it needs. Ids are filled in per test.
@@ -45,6 +47,16 @@ OPERATIONS = [
     ("post", "/orders/{order}/refunds", "orders:write"),
     ("post", "/orders/{order}/attach-customer", "orders:write"),
     ("get", "/events", "events:read"),
+    ("get", "/webhooks", "webhooks:read"),
+    ("post", "/webhooks", "webhooks:write"),
+    ("get", "/webhooks/event-types", "webhooks:read"),
+    ("get", "/webhooks/schemas/order.paid", "webhooks:read"),
+    ("get", "/webhooks/{webhook}", "webhooks:read"),
+    ("patch", "/webhooks/{webhook}", "webhooks:write"),
+    ("delete", "/webhooks/{webhook}", "webhooks:write"),
+    ("get", "/webhooks/{webhook}/deliveries", "webhooks:read"),
+    ("post", "/webhooks/{webhook}/deliveries/{delivery}/redeliver", "webhooks:write"),
+    ("get", "/plugins", "plugins:read"),
 ]
 
 
@@ -57,8 +69,13 @@ def things(store, customer, paid_order):
     """One resource of each kind in ``store``, by the placeholder names of ``OPERATIONS``."""
     tag = customers.create_tag(store, "VIP")
     field = customers.define_field(store, key="branch", label="Branch", field_type="text")
+    endpoint, _ = webhooks.create_endpoint(store, "https://example.com/hooks", ["*"])
+    customers.create_customer(store, {"email": "after-webhook@example.com"})
     db.session.commit()
-    return {"customer": customer.id, "tag": tag.id, "field": field.id, "order": paid_order.id}
+    delivery = db.session.scalar(db.select(WebhookDelivery).where(
+        WebhookDelivery.endpoint_id == endpoint.id))
+    return {"customer": customer.id, "tag": tag.id, "field": field.id, "order": paid_order.id,
+            "webhook": endpoint.id, "delivery": delivery.id}
 
 
 def call(client, method, path, things, token=None):
@@ -222,7 +239,7 @@ def test_openapi_is_valid_and_describes_every_route(app, client):
     assert spec["components"]["securitySchemes"]["bearer"] == {
         "type": "http",
         "scheme": "bearer",
-        "description": "An API token (kd_…)",
+        "description": "An API token (kd_…) or an app's OAuth access token (kdo_…)",
     }
     documented = {
         (method, path.removeprefix("/api/v1"))
@@ -236,7 +253,10 @@ def test_openapi_is_valid_and_describes_every_route(app, client):
             path.replace("{customer}", "{customer_id}")
             .replace("{tag}", "{tag_id}")
             .replace("{field}", "{field_id}")
-            .replace("{order}", "{order_id}"),
+            .replace("{order}", "{order_id}")
+            .replace("{webhook}", "{endpoint_id}")
+            .replace("{delivery}", "{delivery_id}")
+            .replace("schemas/order.paid", "schemas/{event_type}"),
         )
         for method, path, _ in OPERATIONS
     }

@@ -1,0 +1,1 @@
+"""External apps: OAuth 2 clients a merchant installs in a store (P-07)."""
