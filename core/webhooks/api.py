@@ -133,7 +133,8 @@ class Endpoints(MethodView):
         if not data["enabled"]:
             service.update_endpoint(store, endpoint, enabled=False)
         db.session.commit()
-        return {**EndpointSchema().dump(endpoint), "secret": secret}
+        return {**{name: getattr(endpoint, name) for name in EndpointSchema().fields},
+                "secret": secret}
 
 
 @blp.route("/webhooks/event-types")
