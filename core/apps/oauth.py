@@ -388,6 +388,16 @@ def init_server(app: Flask) -> None:
 bp = Blueprint("oauth", __name__)
 
 
+def _endpoint(call: Any) -> Response:
+    """Run an Authlib endpoint; errors raised before its own handling (plain http behind a
+    proxy that does not say it terminated TLS: ``insecure_transport``) answer as OAuth errors."""
+    try:
+        return _finish(call())
+    except OAuth2Error as error:
+        db.session.rollback()
+        return server.handle_error_response(None, error)
+
+
 def _finish(response: Response) -> Response:
     """Keep what a successful exchange wrote; drop what a refused one half-wrote."""
     if response.status_code < 400:
@@ -428,19 +438,21 @@ def authorize() -> Any:
 @bp.post("/oauth/token")
 @csrf.exempt
 def token() -> Response:
-    return _finish(server.create_token_response())
+    return _endpoint(server.create_token_response)
 
 
 @bp.post("/oauth/revoke")
 @csrf.exempt
 def revoke() -> Response:
-    return _finish(server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME))
+    return _endpoint(lambda: server.create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME))
 
 
 @bp.post("/oauth/introspect")
 @csrf.exempt
 def introspect() -> Response:
-    return _finish(server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME))
+    return _endpoint(
+        lambda: server.create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
+    )
 
 
 @bp.get("/.well-known/oauth-authorization-server")

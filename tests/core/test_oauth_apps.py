@@ -365,3 +365,13 @@ def test_the_owner_registers_an_app_in_the_admin_and_sees_the_secret_once(admin,
     assert client.client_secret_hash == apps.digest(secret)
     listing = admin.get("/admin/apps/").text
     assert client.client_id in listing and secret not in listing
+
+
+def test_plain_http_on_a_public_host_is_refused_not_a_crash(app, client, store):
+    client_id, secret = register(store)
+    answer = client.post("/oauth/token", base_url="http://shop.example.com",
+                         auth=(client_id, secret), data={"grant_type": "client_credentials"})
+    assert answer.status_code == 400 and answer.json["error"] == "insecure_transport"
+    secure = client.post("/oauth/token", base_url="https://shop.example.com",
+                         auth=(client_id, secret), data={"grant_type": "client_credentials"})
+    assert secure.status_code == 200 and secure.json["access_token"].startswith("kdo_")
