@@ -1,0 +1,1 @@
+"""tawk.to live chat on the storefront (W-01)."""
