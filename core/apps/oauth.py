@@ -137,8 +137,12 @@ class TokenView:
         )
 
 
-def _token_by(column: Any, value: str) -> OAuthToken | None:
-    return db.session.scalar(sa.select(OAuthToken).where(column == service.digest(value)))
+def _token_by(column: Any, value: str, *, lock: bool = False) -> OAuthToken | None:
+    query = sa.select(OAuthToken).where(column == service.digest(value))
+    if lock:
+        # Two refreshes with one refresh token at once: the second waits, then finds it used.
+        query = query.with_for_update(of=OAuthToken)
+    return db.session.scalar(query)
 
 
 def authenticate_access_token(token_string: str) -> TokenView | None:
@@ -201,9 +205,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         ))
 
     def query_authorization_code(self, code: str, client: Client) -> Any:
+        # Locked: of two exchanges of one code at once, the second finds it deleted.
         row = db.session.scalar(sa.select(OAuthAuthorizationCode).where(
             OAuthAuthorizationCode.code_hash == service.digest(code),
-            OAuthAuthorizationCode.client_pk == client.row.id))
+            OAuthAuthorizationCode.client_pk == client.row.id).with_for_update())
         if row is not None and not row.is_expired():
             return row
         return None
@@ -223,7 +228,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenView | None:
-        row = _token_by(OAuthToken.refresh_token_hash, refresh_token)
+        row = _token_by(OAuthToken.refresh_token_hash, refresh_token, lock=True)
         if row is None:
             return None
         view = TokenView(row)

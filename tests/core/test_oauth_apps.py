@@ -375,3 +375,27 @@ def test_plain_http_on_a_public_host_is_refused_not_a_crash(app, client, store):
     secure = client.post("/oauth/token", base_url="https://shop.example.com",
                          auth=(client_id, secret), data={"grant_type": "client_credentials"})
     assert secure.status_code == 200 and secure.json["access_token"].startswith("kdo_")
+
+
+@pytest.mark.postgres_only
+def test_one_refresh_token_used_twice_at_once_gives_one_new_pair(live, acme, is_postgres):
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL row locks (SQLite serializes writers anyway)")
+    from concurrent.futures import ThreadPoolExecutor
+
+    client_id, secret = register(acme)
+    oauth = OAuth2Session(client_id, secret, redirect_uri=REDIRECT, code_challenge_method="S256")
+    verifier = generate_token(48)
+    location = authorize(live, browser(live), oauth, verifier)
+    token = oauth.fetch_token(f"{live}/oauth/token", authorization_response=location,
+                              code_verifier=verifier)
+
+    def refresh(_):
+        return requests.post(f"{live}/oauth/token", auth=(client_id, secret), data={
+            "grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(refresh, range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 400, 400, 400]
+    assert fresh().scalar(sa.select(sa.func.count()).select_from(OAuthToken).where(
+        OAuthToken.refresh_revoked_at.is_(None))) == 1
