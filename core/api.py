@@ -194,7 +194,9 @@ class ApiBlueprint(Blueprint):
                 description=f"The token lacks the `{scope}` scope (or the action is forbidden)",
                 success=False,
             )(view)
-            return self.doc(security=[{"bearer": []}], **{"x-required-scope": scope})(view)
+            return self.doc(
+                security=[{"bearer": []}, {"oauth2": [scope]}], **{"x-required-scope": scope}
+            )(view)
 
         return decorator
 
@@ -294,6 +296,19 @@ def register_api(app: Flask, api: Api) -> None:
         {"type": "http", "scheme": "bearer",
          "description": "An API token (kd_…) or an app's OAuth access token (kdo_…)"},
     )
+    from core.auth.tokens import SCOPES
+
+    scopes = {name: str(text) for name, text in SCOPES.items()}
+    api.spec.components.security_scheme("oauth2", {
+        "type": "oauth2",
+        "description": "Apps a merchant installs (docs/api.md, Apps); tokens are kdo_…",
+        "flows": {
+            "authorizationCode": {"authorizationUrl": "/oauth/authorize",
+                                  "tokenUrl": "/oauth/token", "refreshUrl": "/oauth/token",
+                                  "scopes": scopes},
+            "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": scopes},
+        },
+    })
     # flask-smorest documents its own error body for 422 and ``default``; ours differs.
     api.ERROR_SCHEMA = ApiErrorSchema
     api._register_responses()

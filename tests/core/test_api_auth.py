@@ -265,7 +265,8 @@ def test_openapi_is_valid_and_describes_every_route(app, client):
         for method, operation in item.items():
             if method == "parameters":
                 continue
-            assert operation["security"] == [{"bearer": []}], (method, path)
+            scope = operation["x-required-scope"]
+            assert operation["security"] == [{"bearer": []}, {"oauth2": [scope]}], (method, path)
             assert {"401", "403", "default"} <= set(operation["responses"]), (method, path)
             success = [code for code in operation["responses"] if code.startswith("2")]
             assert len(success) == 1, (method, path)
@@ -275,6 +276,9 @@ def test_openapi_is_valid_and_describes_every_route(app, client):
                 ), (method, path)
             if method in ("post", "patch") and operation.get("requestBody"):
                 assert "schema" in operation["requestBody"]["content"]["application/json"]
+    flows = spec["components"]["securitySchemes"]["oauth2"]["flows"]
+    assert flows["authorizationCode"]["tokenUrl"] == "/oauth/token"
+    assert set(flows["clientCredentials"]["scopes"]) == set(SCOPES)
     error = spec["components"]["schemas"]["ApiError"]
     assert error["properties"]["error"] == {"$ref": "#/components/schemas/ApiErrorDetail"}
 
