@@ -255,6 +255,8 @@ def actor_labels(store_id: int, events: Iterable[Event]) -> dict[str, str]:
             labels[actor] = _("import")
         elif kind == "api":
             labels[actor] = _("API")
+        elif kind == "app":
+            labels[actor] = _("app %(name)s", name=_app_name(ident))
         else:
             labels[actor] = _("system")
     return labels
@@ -268,3 +270,11 @@ def install_display(bp: Blueprint) -> None:
     bp.add_app_template_global(has_endpoint, "has_endpoint")
     bp.add_app_template_global(nav_active, "nav_active")
     bp.add_app_template_global(describe_event, "describe_event")
+
+
+def _app_name(client_id: str) -> str:
+    """An installed app's name by its OAuth client id (apps may be registered by any store)."""
+    from core.apps.models import OAuthClient
+
+    name = db.session.scalar(sa.select(OAuthClient.name).where(OAuthClient.client_id == client_id))
+    return name or client_id

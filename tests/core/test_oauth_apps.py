@@ -399,3 +399,18 @@ def test_one_refresh_token_used_twice_at_once_gives_one_new_pair(live, acme, is_
     assert sorted(a.status_code for a in answers) == [200, 400, 400, 400]
     assert fresh().scalar(sa.select(sa.func.count()).select_from(OAuthToken).where(
         OAuthToken.refresh_revoked_at.is_(None))) == 1
+
+
+def test_what_an_app_does_is_signed_with_its_name(admin, store):
+    from tests.conftest import events_of
+
+    client_id, secret = register(store, "customers:write")
+    token = admin.post("/oauth/token", auth=(client_id, secret),
+                       data={"grant_type": "client_credentials"}).json["access_token"]
+    created = admin.post("/api/v1/customers", headers={"Authorization": f"Bearer {token}"},
+                         json={"email": "via-app@example.com"})
+    assert created.status_code == 201, created.json
+    [event] = events_of(store, "customer.created")
+    assert event.actor == f"app:{client_id}"
+    page = admin.get(f"/admin/customers/{created.json['id']}").text
+    assert "app Loyalty Sync" in page
