@@ -414,3 +414,17 @@ def test_what_an_app_does_is_signed_with_its_name(admin, store):
     assert event.actor == f"app:{client_id}"
     page = admin.get(f"/admin/customers/{created.json['id']}").text
     assert "app Loyalty Sync" in page
+
+
+def test_access_tokens_expire_after_an_hour(client, store):
+    client_id, secret = register(store, "customers:read")
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        token = client.post("/oauth/token", auth=(client_id, secret),
+                            data={"grant_type": "client_credentials"}).json["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        clock.shift(timedelta(minutes=59))
+        assert client.get("/api/v1/customers", headers=bearer).status_code == 200
+        clock.shift(timedelta(minutes=2))
+        late = client.get("/api/v1/customers", headers=bearer)
+        assert late.status_code == 401 and late.json["error"]["code"] == "invalid_token"
