@@ -1,0 +1,1 @@
+"""Intercom Messenger on the storefront (W-02)."""
