@@ -1,0 +1,1 @@
+"""Our own floating contact button with several channels (W-03)."""
