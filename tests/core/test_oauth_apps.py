@@ -428,3 +428,20 @@ def test_access_tokens_expire_after_an_hour(client, store):
         clock.shift(timedelta(minutes=2))
         late = client.get("/api/v1/customers", headers=bearer)
         assert late.status_code == 401 and late.json["error"]["code"] == "invalid_token"
+
+
+def test_deleting_a_registered_app_ends_its_tokens(admin, store):
+    from tests.conftest import csrf_token
+
+    client_id, secret = register(store, "customers:read")
+    token = admin.post("/oauth/token", auth=(client_id, secret),
+                       data={"grant_type": "client_credentials"}).json["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert admin.get("/api/v1/customers", headers=bearer).status_code == 200
+    [registered] = apps.registered_apps(store)
+    answer = admin.post(f"/admin/apps/registered/{registered.id}/delete",
+                        data={"csrf_token": csrf_token(admin, "/admin/apps/")})
+    assert answer.status_code == 302
+    assert admin.get("/api/v1/customers", headers=bearer).status_code == 401
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OAuthToken)) == 0
+    assert "No app is installed." in admin.get("/admin/apps/").text
