@@ -484,5 +484,7 @@ def metadata() -> Response:
 
 
 def register_oauth(app: Flask) -> None:
+    import core.apps.jobs  # noqa: F401 - registers the daily pruning of dead tokens
+
     init_server(app)
     app.register_blueprint(bp)

@@ -445,3 +445,35 @@ def test_deleting_a_registered_app_ends_its_tokens(admin, store):
     assert admin.get("/api/v1/customers", headers=bearer).status_code == 401
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OAuthToken)) == 0
     assert "No app is installed." in admin.get("/admin/apps/").text
+
+
+def test_dead_codes_and_tokens_are_pruned_daily(client, store, other_store):
+    from core.apps.jobs import prune_app_tokens
+    from core.apps.models import OAuthAuthorizationCode
+
+    client_id, secret = register(store, "customers:read")
+    rival_id, rival_secret = register(other_store, "customers:read")
+    start = datetime.now(UTC)
+
+    def token_for(who, password):
+        return client.post("/oauth/token", auth=(who, password),
+                           data={"grant_type": "client_credentials"}).json["access_token"]
+
+    with time_machine.travel(start, tick=False) as clock:
+        token_for(client_id, secret)  # expires; no refresh token
+        token_for(rival_id, rival_secret)  # another store's: not this store's job
+        installation = db.session.scalar(sa.select(AppInstallation).where(
+            AppInstallation.store_id == store.id))
+        db.session.add(OAuthAuthorizationCode(
+            store_id=store.id, code_hash="0" * 64, client_pk=installation.client_pk,
+            installation_id=installation.id, scope="customers:read"))
+        db.session.commit()
+        clock.shift(timedelta(minutes=59))
+        live = token_for(client_id, secret)
+        clock.shift(timedelta(minutes=30))
+        assert prune_app_tokens(store, start.date()) == 2  # code + dead token
+        db.session.commit()
+        remaining = db.session.scalars(sa.select(OAuthToken.store_id)).all()
+        assert sorted(remaining) == sorted([store.id, other_store.id])
+        bearer = {"Authorization": f"Bearer {live}"}
+        assert client.get("/api/v1/customers", headers=bearer).status_code == 200
