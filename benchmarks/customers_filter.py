@@ -64,7 +64,7 @@ def generate(store_id: int, customers: int, orders: int) -> None:
                    CASE WHEN g % 10 = 0 THEN 'created' ELSE 'paid' END,
                    (g * 37) % 50000, 0, 0, (g * 37) % 50000, 0, '[]', '', 'storefront',
                    now() - ((g % 900) || ' days')::interval, now()
-            FROM generate_series(1, {orders}) AS g
+            FROM generate_series(1::bigint, {orders}) AS g
             """
         ))
         conn.exec_driver_sql(
@@ -96,7 +96,7 @@ def raw_page(conn: psycopg.Connection, params: dict) -> tuple[int, list]:
     total = conn.execute("SELECT count(*) FROM customers" + RAW_WHERE, params).fetchone()[0]
     rows = conn.execute(
         "SELECT * FROM customers" + RAW_WHERE
-        + " ORDER BY total_spent DESC NULLS LAST, id DESC LIMIT 50 OFFSET 0",
+        + " ORDER BY total_spent DESC, id DESC LIMIT 50 OFFSET 0",
         params,
     ).fetchall()
     ids = [row[0] for row in rows]

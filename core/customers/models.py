@@ -69,7 +69,17 @@ class Customer(StoreScoped, Timestamps, Base):
         sa.UniqueConstraint("store_id", "email"),
         sa.Index("ix_customers_store_phone", "store_id", "phone"),
         sa.Index("ix_customers_store_created", "store_id", "created_at"),
-        sa.Index("ix_customers_store_spent", "store_id", "total_spent"),
+        # The list's default sort and its money/orders/recency filters: live customers only,
+        # with the filtered columns included so PostgreSQL counts a filter's matches from the
+        # index alone (an index-only scan) instead of reading every customer row.
+        sa.Index(
+            "ix_customers_store_list",
+            "store_id",
+            "total_spent",
+            postgresql_include=["orders_count", "last_order_at"],
+            postgresql_where=sa.text("merged_into_id IS NULL AND erased_at IS NULL"),
+            sqlite_where=sa.text("merged_into_id IS NULL AND erased_at IS NULL"),
+        ),
         sa.Index("ix_customers_store_orders", "store_id", "orders_count"),
         sa.Index("ix_customers_store_last_order", "store_id", "last_order_at"),
     )

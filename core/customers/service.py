@@ -725,7 +725,9 @@ def search_customers(
         raise ValidationError(f"sort must be one of {', '.join(SORTS)}", field="sort")
     column = SORTS[sort]
     order = column.desc() if descending else column.asc()
-    nulls = order.nulls_last()
+    # NULLS LAST only where there can be nulls: on a NOT NULL column it would stop PostgreSQL
+    # from reading the sort index backwards, and the page would sort every match instead.
+    nulls = order.nulls_last() if column.nullable else order
     tiebreak = Customer.id.desc() if descending else Customer.id.asc()
     query = (
         _apply_filter(store, sa.select(Customer), flt)
