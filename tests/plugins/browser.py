@@ -47,7 +47,9 @@ def theme_page(store_slug: str, page: str, token: str | None = None) -> str:
     )
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: each test module imports the fixture, which makes it a fixture of its own
+# there, and two Playwright instances must not run at once.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     if shutil.which(CHROMIUM) is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
