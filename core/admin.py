@@ -8,6 +8,7 @@ from flask import Flask, redirect, url_for
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
+from core.i18n import LANGUAGE_NAMES
 from core.i18n import lazy_gettext as _l
 from core.money import format_money
 
@@ -31,10 +32,11 @@ def register_admin(app: Flask) -> None:
     from core.customers.admin_io import bp as customers_io_bp
     from core.orders.admin import bp as orders_bp
     from core.plugins.admin import bp as plugins_bp
+    from core.web.language import bp as language_bp
     from core.webhooks.admin import bp as webhooks_bp
 
     for blueprint in (auth_bp, customers_bp, customers_io_bp, orders_bp, plugins_bp, apps_bp,
-                      webhooks_bp):
+                      webhooks_bp, language_bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
@@ -42,6 +44,8 @@ def register_admin(app: Flask) -> None:
         return {
             "admin_nav": lambda: NAV,
             "current_locale_tag": lambda: str(get_locale() or "en").replace("_", "-"),
+            "current_locale": lambda: str(get_locale() or "en"),
+            "language_names": lambda: LANGUAGE_NAMES,
             "money": format_money,
         }
 

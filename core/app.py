@@ -6,15 +6,15 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, g, has_request_context, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from core.config import Settings
 from core.db import db, write_intent
 from core.errors import KedaiError
 from core.extensions import api, babel, bootstrap, csrf, login_manager
+from core.i18n import select_locale
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +31,6 @@ class PublicAwareSessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
-def _select_locale() -> str | None:
-    """Staff preference, then the store's locale, then the browser (Accept-Language)."""
-    from core.stores.service import LOCALES
-
-    if not has_request_context():
-        return None
-    if getattr(g, "locale", None):
-        return g.locale
-    if current_user and current_user.is_authenticated:
-        return current_user.locale or current_user.store.locale
-    return request.accept_languages.best_match(LOCALES, default="en")
-
-
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = Settings.from_env()
     app = Flask(
@@ -58,7 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.session_interface = PublicAwareSessionInterface()
     db.init_app(app)
     babel.init_app(
-        app, locale_selector=_select_locale, default_translation_directories="web/translations"
+        app, locale_selector=select_locale, default_translation_directories="web/translations"
     )
     bootstrap.init_app(app)
     csrf.init_app(app)

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from core.auth.forms import LoginForm
+from core.auth.forms import LoginForm, ProfileForm
 from core.db import db
 from core.errors import KedaiError
 from core.extensions import login_manager
@@ -85,3 +85,19 @@ def logout() -> Response:
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for(".login"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile() -> Any:
+    """The staff member's own name and language."""
+    form = ProfileForm(obj=current_user)
+    if request.method == "GET":
+        form.locale.data = current_user.locale or ""
+    if form.validate_on_submit():
+        current_user.name = (form.name.data or "").strip()
+        current_user.locale = form.locale.data or None
+        db.session.commit()
+        flash(_("Your profile is saved."), "success")
+        return redirect(url_for(".profile"))
+    return render_template("auth/profile.html", form=form)

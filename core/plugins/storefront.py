@@ -30,6 +30,7 @@ from flask import Response, current_app, g, jsonify, request, url_for
 from markupsafe import Markup
 
 import core
+from core.i18n import browser_locale
 from core.plugins.dispatch import contributions
 from core.stores.models import Store
 from core.stores.service import LOCALES, get_store
@@ -84,7 +85,7 @@ def widget_locale(store: Store) -> str:
     wanted = request.args.get("locale")
     if wanted in LOCALES:
         return wanted
-    return request.accept_languages.best_match(LOCALES, default=store.locale) or store.locale
+    return browser_locale(store.locale) or store.locale
 
 
 def anonymous_etag(store: Store, page: str, locale: str) -> str:
@@ -125,7 +126,7 @@ def _wanted_locale() -> str:
     wanted = request.args.get("locale")
     if wanted in LOCALES:
         return wanted
-    return request.accept_languages.best_match(LOCALES) or ""
+    return browser_locale("") or ""
 
 
 def _public(etag: str) -> Response:
